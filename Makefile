@@ -1,0 +1,121 @@
+# vdmail: one non-recursive Makefile.
+#   make run     build, install missing Debian packages (as root), start the demo
+#   make test    the same set-up, then every test (ends "total: N passed, N failed")
+# Objects go to build/rel (-O2) and build/san (ASan + UBSan, used by the tests).
+
+SHELL := /bin/bash
+CC := gcc
+CSTD := -std=c17 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla
+CPPFLAGS := -I. -MMD -MP
+REL_FLAGS := -O2 -g
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+
+CORE_SRCS += core/util.c
+CORE_SRCS += core/buf.c
+CORE_SRCS += core/log.c
+CORE_SRCS += core/cfg.c
+CORE_SRCS += core/conn.c
+CORE_SRCS += core/listen.c
+CORE_SRCS += core/loop.c
+CORE_SRCS += core/tls.c
+
+CDB_SRCS += cdb/tbl_rec.c
+CDB_SRCS += cdb/tbl.c
+CDB_SRCS += cdb/tbl_build.c
+CDB_SRCS += cdb/tbl_check.c
+CDB_SRCS += cdb/route.c
+
+SPOOL_SRCS += spool/spool_env.c
+SPOOL_SRCS += spool/spool.c
+SPOOL_SRCS += spool/spool_commit.c
+SPOOL_SRCS += spool/store.c
+SPOOL_SRCS += spool/deliver.c
+SPOOL_SRCS += spool/sched.c
+
+PROTO_SRCS += protocols/smtp_parse.c
+PROTO_SRCS += protocols/smtp_data.c
+PROTO_SRCS += protocols/smtp_server.c
+
+VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
+VDCTL_SRCS := tools/vdctl.c core/util.c core/log.c core/cfg.c $(CDB_SRCS) \
+	spool/store.c
+UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
+UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
+
+VDMAILD_LIBS := -lev -lbearssl -lcdb
+VDCTL_LIBS := -lcdb
+UNIT_LIBS := -lev -lbearssl -lcdb
+
+objs = $(patsubst %.c,build/$(1)/%.o,$(2))
+
+REL_BINS := build/rel/vdmaild build/rel/vdctl
+SAN_BINS := build/san/vdmaild build/san/vdctl build/san/unit
+
+.PHONY: all deps deps-test run test unit e2e fuzz bench clean fmt lint
+.DEFAULT_GOAL := all
+
+all: $(REL_BINS)
+
+build/rel/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+build/san/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+build/rel/vdmaild: $(call objs,rel,$(VDMAILD_SRCS))
+	$(CC) $(REL_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
+build/rel/vdctl: $(call objs,rel,$(VDCTL_SRCS))
+	$(CC) $(REL_FLAGS) -o $@ $^ $(VDCTL_LIBS)
+build/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
+build/san/vdctl: $(call objs,san,$(VDCTL_SRCS))
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDCTL_LIBS)
+build/san/unit: $(call objs,san,$(UNIT_SRCS) $(UNIT_LIB_SRCS))
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
+
+deps:
+	@tools/deps.sh run
+deps-test:
+	@tools/deps.sh test
+
+# The demo: tables from etc/*.txt, a self-signed certificate, data/ below
+# the checkout, vdmaild in the foreground on the 200xx ports.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo.sh
+
+unit: deps-test
+	@$(MAKE) --no-print-directory build/san/unit
+	@build/san/unit
+
+e2e: deps-test
+	@$(MAKE) --no-print-directory $(SAN_BINS)
+	@tests/run e2e
+
+fuzz: deps-test
+	@tests/fuzz/run.sh 60
+
+test: deps-test
+	@$(MAKE) --no-print-directory $(SAN_BINS) $(REL_BINS)
+	@tests/run all
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/smtp_bench.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	-cppcheck --quiet --enable=warning,performance -I. core cdb spool protocols tools
+	-clang-tidy $$(git ls-files 'core/*.c' 'cdb/*.c') -- $(CSTD) -I.
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+/*
+ * cfg: the vdmaild configuration file. "key = value" lines, '#' comments;
+ * every key, its default and its limits are in the table in cfg.c and in
+ * README "Configuration". Relative paths are taken relative to the
+ * directory of the configuration file. An unknown key, a bad value or a
+ * missing required file is an error naming the line.
+ * Pure parsing plus local file reads; never touches the loop.
+ */
+#ifndef VD_CFG_H
+#define VD_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "cdb/tbl_rec.h"
+
+#define CFG_PATH_MAX 512
+#define CFG_LISTEN_MAX 16
+#define CFG_CERT_MAX 64
+
+enum cfg_proto { CFG_PROTO_SMTP };
+
+struct cfg_listen {
+	enum cfg_proto proto;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	bool implicit_tls;
+	char text[80]; /* as written, for logs */
+};
+
+struct cfg_cert {
+	char name[TBL_DOMAIN_MAX]; /* SNI name (lower-case) */
+	char cert[CFG_PATH_MAX];
+	char key[CFG_PATH_MAX];
+};
+
+struct cfg {
+	char path[CFG_PATH_MAX];
+	char hostname[TBL_DOMAIN_MAX];
+	char table_dir[CFG_PATH_MAX];
+	char spool_dir[CFG_PATH_MAX];
+	char store_dir[CFG_PATH_MAX];
+	char pid_file[CFG_PATH_MAX];
+	char user[64];
+	char postmaster[TBL_ADDR_MAX];
+	char recipient_delimiter[2];
+	struct cfg_listen listen[CFG_LISTEN_MAX];
+	unsigned nlisten;
+	char tls_cert[CFG_PATH_MAX];
+	char tls_key[CFG_PATH_MAX];
+	struct cfg_cert certs[CFG_CERT_MAX];
+	unsigned ncerts;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	uint64_t message_size_limit;
+	unsigned max_recipients;
+	unsigned max_errors;
+	double timeout_command;
+	double timeout_data;
+	double timeout_tls;
+	double shutdown_grace;
+	double table_check_interval;
+	int64_t default_quota;
+	int64_t default_msg_quota;
+	unsigned queue_retry_min;
+	unsigned queue_retry_max;
+	unsigned delivery_batch;
+	bool log_syslog;
+	bool log_debug;
+};
+
+/* Fills c with every default (no listeners, no certificates). */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Reads path over the defaults. Returns 0, or -1 with "FILE:LINE: ..." in
+ * err; c is then unspecified (load into a scratch struct to keep the old).
+ */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * vd: the reactor context, the only mutable state outside connections.
+ * One per vdmaild process: the libev loop, the configuration in force,
+ * the tables, the TLS certificates, the listeners, every connection, the
+ * spool, the group commit, the store and the queue runner.
+ */
+#ifndef VD_VD_H
+#define VD_VD_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cdb/tbl.h"
+#include "core/cfg.h"
+#include "spool/deliver.h"
+#include "spool/sched.h"
+#include "spool/spool.h"
+#include "spool/spool_commit.h"
+#include "spool/store.h"
+
+struct conn;
+struct listener;
+struct tls_ctx;
+struct listen_ipcount;
+
+struct vd {
+	struct ev_loop *loop;
+	struct cfg cfg;
+	struct tbl_set tables;
+	struct tls_ctx *tls; /* NULL: no certificate, no STARTTLS */
+	struct listener *listeners;
+	struct listen_ipcount *ipcount;
+	struct conn *conns;
+	unsigned nconns;
+	struct conn *resumes;
+	uint32_t next_conn_id;
+	struct spool spool;
+	struct spool_commit commit;
+	struct store store;
+	struct deliver deliver;
+	struct sched sched;
+	bool stopping;
+	ev_prepare prepare;
+	ev_signal sig_term, sig_int, sig_hup;
+	ev_timer table_timer;
+	ev_timer grace_timer;
+};
+
+#endif

@@ -1,0 +1,189 @@
+#include "spool/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+static int
+open_subdir(const char *dir, const char *name)
+{
+	char path[SPOOL_PATH_MAX + 16];
+
+	if (util_fmt(path, sizeof(path), "%s/%s", dir, name) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int
+spool_init(struct spool *s, const char *dir)
+{
+	memset(s, 0, sizeof(*s));
+	s->tmp_dfd = s->queue_dfd = s->corrupt_dfd = -1;
+	if (util_strlcpy(s->dir, dir, sizeof(s->dir)) >= sizeof(s->dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	s->tmp_dfd = open_subdir(dir, "tmp");
+	s->queue_dfd = open_subdir(dir, "queue");
+	s->corrupt_dfd = open_subdir(dir, "corrupt");
+	if (s->tmp_dfd < 0 || s->queue_dfd < 0 || s->corrupt_dfd < 0) {
+		spool_fini(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_fini(struct spool *s)
+{
+	int *fds[] = { &s->tmp_dfd, &s->queue_dfd, &s->corrupt_dfd };
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int
+spool_clean_tmp(struct spool *s)
+{
+	int dfd = dup(s->tmp_dfd), n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(s->tmp_dfd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+void
+spool_new_qid(struct spool *s, char qid[SPOOL_QID_MAX])
+{
+	struct timespec ts;
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	/* Strictly increasing, even within one microsecond or a clock step. */
+	if (us <= s->last_us)
+		us = s->last_us + 1;
+	s->last_us = us;
+	snprintf(qid, SPOOL_QID_MAX, "%016llX", (unsigned long long)us);
+}
+
+int
+spool_open(struct spool *s, const struct spool_env *env, struct spool_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	util_strlcpy(f->qid, env->qid, sizeof(f->qid));
+	buf_init(&f->wbuf, SPOOL_WBUF_MAX);
+	if (spool_env_format(&f->wbuf, env, &f->zoff) < 0) {
+		buf_free(&f->wbuf);
+		errno = EINVAL;
+		return -1;
+	}
+	f->env_len = buf_len(&f->wbuf);
+	f->fd = openat(s->tmp_dfd, f->qid,
+		       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (f->fd < 0) {
+		buf_free(&f->wbuf);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+flush_wbuf(struct spool_file *f)
+{
+	while (buf_len(&f->wbuf) > 0 && f->err == 0) {
+		ssize_t n = write(f->fd, buf_data(&f->wbuf), buf_len(&f->wbuf));
+		if (n < 0) {
+			if (errno != EINTR)
+				f->err = errno;
+			continue;
+		}
+		buf_consume(&f->wbuf, (size_t)n);
+	}
+	buf_reset(&f->wbuf);
+}
+
+void
+spool_write(struct spool_file *f, const void *data, size_t len)
+{
+	if (f->err != 0)
+		return;
+	f->text += len;
+	if (buf_len(&f->wbuf) + len <= SPOOL_WBUF_FLUSH) {
+		if (buf_append(&f->wbuf, data, len) == 0)
+			return;
+	}
+	flush_wbuf(f);
+	while (len > 0 && f->err == 0) {
+		ssize_t n = write(f->fd, data, len);
+		if (n < 0) {
+			if (errno != EINTR)
+				f->err = errno;
+			continue;
+		}
+		data = (const char *)data + n;
+		len -= (size_t)n;
+	}
+}
+
+int
+spool_finish(struct spool_file *f)
+{
+	char digits[SPOOL_SIZE_DIGITS];
+
+	flush_wbuf(f);
+	buf_free(&f->wbuf);
+	if (f->err == 0) {
+		spool_env_set_size(digits, f->text);
+		if (pwrite(f->fd, digits, sizeof(digits), (off_t)f->zoff) !=
+		    (ssize_t)sizeof(digits))
+			f->err = errno ? errno : EIO;
+	}
+	if (f->err != 0) {
+		errno = f->err;
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_abort(struct spool *s, struct spool_file *f)
+{
+	buf_free(&f->wbuf);
+	if (f->fd >= 0) {
+		close(f->fd);
+		if (unlinkat(s->tmp_dfd, f->qid, 0) < 0 && errno != ENOENT)
+			log_warn("%s: unlink tmp", f->qid);
+	}
+	f->fd = -1;
+}

@@ -1,0 +1,81 @@
+/*
+ * spool_env: the envelope of a queue file (pure: formats and parses bytes,
+ * no I/O). A queue file is
+ *
+ *     V1                      format version
+ *     I<queue id>
+ *     T<arrival, Unix seconds>
+ *     C<client address>
+ *     H<HELO/EHLO argument>
+ *     P<protocol, RFC 3848: SMTP, ESMTP, ESMTPS, UTF8SMTPS, ...>
+ *     B<7BIT|8BITMIME>
+ *     S<envelope sender, empty for <>>
+ *     R<recipient> TAB L<mailbox>   one per recipient; R pending, D done
+ *     Z<text size: 20 digits>
+ *     ^A^A                    two CTRL-A: end of envelope
+ *     the message text (CRLF lines, our Received header first)
+ *
+ * The R/D byte is overwritten in place when a recipient is delivered, and
+ * Z is written last, so a file whose size is not Z + the envelope length is
+ * torn and never delivered.
+ */
+#ifndef VD_SPOOL_ENV_H
+#define VD_SPOOL_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cdb/tbl_rec.h"
+#include "core/buf.h"
+
+#define SPOOL_QID_MAX 24
+#define SPOOL_ENV_MAX (16 * 1024 * 1024) /* hard ceiling on an envelope */
+#define SPOOL_SIZE_DIGITS 20
+
+enum spool_body { SPOOL_BODY_7BIT, SPOOL_BODY_8BITMIME };
+
+struct spool_rcpt {
+	char addr[TBL_ADDR_MAX];
+	char mailbox[TBL_PATH_MAX];
+	bool done;
+	size_t mark_off; /* file offset of the R/D byte */
+};
+
+struct spool_env {
+	char qid[SPOOL_QID_MAX];
+	time_t arrival;
+	char client[64];
+	char helo[256];
+	char proto[16];
+	enum spool_body body;
+	char sender[TBL_ADDR_MAX];
+	struct spool_rcpt *rcpt; /* owned; spool_env_free releases it */
+	unsigned nrcpt;
+	uint64_t size;           /* text size (Z) */
+	size_t text_off;         /* where the text starts in the file */
+};
+
+/*
+ * Appends the envelope to out with a zero Z field; *zoff_r receives the
+ * offset (from the start of out) of the Z digits, for spool_env_set_size.
+ * Returns 0, or -1 when a field holds a byte the format cannot carry
+ * (control character, TAB) or out is full.
+ */
+int spool_env_format(struct buf *out, const struct spool_env *e,
+		     size_t *zoff_r);
+
+/* Writes size as the SPOOL_SIZE_DIGITS digits of Z into dst. */
+void spool_env_set_size(char *dst, uint64_t size);
+
+/*
+ * Parses an envelope from the first len bytes of a queue file. Returns 1
+ * (e filled; free with spool_env_free), 0 when the envelope continues past
+ * len, or -1 when it is malformed (err says why).
+ */
+int spool_env_parse(const char *data, size_t len, struct spool_env *e,
+		    char *err, size_t errlen);
+void spool_env_free(struct spool_env *e);
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Checks the Debian packages vdmail needs and installs the missing ones
+# when run as root (apt-get only; nothing is downloaded from elsewhere).
+# usage: tools/deps.sh run|test
+set -eu
+
+# To build and run: compiler, libev, BearSSL, tinycdb (library and the
+# cdb tool), c-ares, pkg-config, and openssl for the demo's self-signed
+# certificate.
+RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev openssl"
+# To test as well: Python for the end-to-end clients, swaks, clang with
+# its sanitizer and libFuzzer runtimes, strace for the syscall-order test.
+TEST="python3 swaks clang libclang-rt-14-dev strace"
+
+case "${1:-run}" in
+run) want="$RUN" ;;
+test) want="$RUN $TEST" ;;
+*) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "vdmail needs these Debian packages:$missing" >&2
+	echo "run as root:  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

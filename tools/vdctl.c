@@ -1,0 +1,238 @@
+/*
+ * vdctl: the admin's tool.
+ *   vdctl cdb build TABLE SRC.txt DEST.cdb   validate, then replace atomically
+ *   vdctl cdb build-all SRCDIR DESTDIR       every TABLE.txt found in SRCDIR
+ *   vdctl cdb dump FILE.cdb                  the text form (= cdb -d -m)
+ *   vdctl cdb check TABLE FILE               a .txt or .cdb, record by record
+ *   vdctl [-c CONF] check                    the served tables, across tables
+ *   vdctl [-c CONF] route ADDRESS [SIZE]     how vdmaild would handle ADDRESS
+ * Exit status: 0 fine, 1 problems found (or the route is not a delivery),
+ * 2 usage, 3 I/O errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdb/route.h"
+#include "cdb/tbl.h"
+#include "cdb/tbl_build.h"
+#include "cdb/tbl_check.h"
+#include "core/cfg.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "spool/store.h"
+
+#define DEFAULT_CONFIG "/etc/vdmail/vdmaild.conf"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: vdctl [-c config] COMMAND\n"
+		"  cdb build TABLE SRC.txt DEST.cdb\n"
+		"  cdb build-all SRCDIR DESTDIR\n"
+		"  cdb dump FILE.cdb\n"
+		"  cdb check TABLE FILE.txt|FILE.cdb\n"
+		"  check\n"
+		"  route ADDRESS [SIZE]\n"
+		"TABLE is one of: domains addresses users passwords\n");
+	exit(2);
+}
+
+static enum tbl_kind
+kind_arg(const char *name)
+{
+	int k = tbl_rec_kind_parse(name);
+
+	if (k < 0) {
+		fprintf(stderr, "vdctl: unknown table '%s'\n", name);
+		usage();
+	}
+	return (enum tbl_kind)k;
+}
+
+static bool
+has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int
+status_of(int rc)
+{
+	return rc < 0 ? 3 : rc > 0 ? 1 : 0;
+}
+
+static int
+cdb_build_all(const char *srcdir, const char *destdir)
+{
+	char src[1024], dst[1024];
+	int bad = 0, built = 0;
+
+	for (int k = 0; k < TBL_NKINDS; k++) {
+		const char *name = tbl_rec_kind_name((enum tbl_kind)k);
+		if (util_fmt(src, sizeof(src), "%s/%s.txt", srcdir, name) < 0 ||
+		    util_fmt(dst, sizeof(dst), "%s/%s.cdb", destdir, name) < 0)
+			return 3;
+		if (access(src, F_OK) != 0)
+			continue;
+		int rc = tbl_build_text((enum tbl_kind)k, src, dst, stderr);
+		if (rc != 0)
+			bad = rc < 0 ? -1 : bad + rc;
+		else
+			built++;
+	}
+	if (bad == 0)
+		printf("vdctl: built %d table(s) in %s\n", built, destdir);
+	return status_of(bad);
+}
+
+static int
+cmd_cdb(int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "build") == 0 && argc == 4)
+		return status_of(tbl_build_text(kind_arg(argv[1]), argv[2],
+						 argv[3], stderr));
+	if (argc == 3 && strcmp(argv[0], "build-all") == 0)
+		return cdb_build_all(argv[1], argv[2]);
+	if (argc == 2 && strcmp(argv[0], "dump") == 0) {
+		if (tbl_build_dump(argv[1], stdout) < 0) {
+			fprintf(stderr, "vdctl: %s: cannot read as a cdb\n",
+				argv[1]);
+			return 3;
+		}
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[0], "check") == 0) {
+		enum tbl_kind k = kind_arg(argv[1]);
+		int rc = has_suffix(argv[2], ".cdb")
+				 ? tbl_build_check_cdb(k, argv[2], stderr)
+				 : tbl_build_text(k, argv[2], NULL, stderr);
+		if (rc == 0)
+			printf("vdctl: %s: ok\n", argv[2]);
+		return status_of(rc);
+	}
+	usage();
+	return 2;
+}
+
+static void
+load_cfg(struct cfg *cfg, const char *path)
+{
+	char err[1024];
+
+	if (cfg_load(cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vdctl: %s\n", err);
+		exit(3);
+	}
+}
+
+static int
+open_tables(struct tbl_set *t, const struct cfg *cfg)
+{
+	char err[1024];
+
+	if (tbl_set_open(t, cfg->table_dir, TBL_MASK_SERVER, err,
+			 sizeof(err)) < 0) {
+		fprintf(stderr, "vdctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_check(const char *conf)
+{
+	struct cfg cfg;
+	struct tbl_set t;
+	int problems;
+
+	load_cfg(&cfg, conf);
+	if (open_tables(&t, &cfg) < 0)
+		return 3;
+	problems = tbl_check_set(&t, stdout);
+	tbl_set_close(&t);
+	printf("vdctl: tables in %s: %s\n", cfg.table_dir,
+	       problems ? "problems found" : "ok");
+	return problems ? 1 : 0;
+}
+
+static void
+print_step(void *arg, const char *step, const char *detail)
+{
+	(void)arg;
+	printf("%-10s %s\n", step, detail);
+}
+
+static int
+cmd_route(const char *conf, const char *addr, const char *size)
+{
+	struct cfg cfg;
+	struct tbl_set t;
+	struct store st;
+	struct route_result r;
+	struct route_opts o;
+	uint64_t sz = 0;
+
+	if (size != NULL && util_parse_u64(size, strlen(size), UINT64_MAX,
+					   &sz) < 0)
+		usage();
+	load_cfg(&cfg, conf);
+	if (open_tables(&t, &cfg) < 0)
+		return 3;
+	memset(&st, 0, sizeof(st));
+	st.dfd = -1;
+	util_strlcpy(st.dir, cfg.store_dir, sizeof(st.dir));
+	/* Read-only: quota usage of an existing store, nothing created. */
+	if (access(cfg.store_dir, F_OK) == 0 &&
+	    store_init(&st, cfg.store_dir, cfg.hostname) < 0)
+		st.dfd = -1;
+	memset(&o, 0, sizeof(o));
+	o.store = st.dfd >= 0 ? &st : NULL;
+	o.default_quota = cfg.default_quota;
+	o.default_msg_quota = cfg.default_msg_quota;
+	o.size = sz;
+	o.postmaster = cfg.postmaster;
+	o.delimiter = cfg.recipient_delimiter[0];
+	printf("%-10s %s\n", "address", addr);
+	route_rcpt(&t, addr, strlen(addr), &o, &r, print_step, NULL);
+	printf("%-10s %s\n", "decision",
+	       r.action == ROUTE_DELIVER ? "accept and deliver"
+	       : r.action == ROUTE_TEMPFAIL ? "refuse for now (the sender "
+					      "retries)"
+					    : "refuse");
+	printf("%-10s %d %s %s\n", "reply", r.code, r.enh, r.text);
+	store_fini(&st);
+	tbl_set_close(&t);
+	return r.action == ROUTE_DELIVER ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = DEFAULT_CONFIG;
+	int ch;
+
+	log_init("vdctl", false, false);
+	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+		if (ch == 'c')
+			conf = optarg;
+		else
+			usage();
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "cdb") == 0)
+		return cmd_cdb(argc - 1, argv + 1);
+	if (strcmp(argv[0], "check") == 0 && argc == 1)
+		return cmd_check(conf);
+	if (strcmp(argv[0], "route") == 0 && (argc == 2 || argc == 3))
+		return cmd_route(conf, argv[1], argc == 3 ? argv[2] : NULL);
+	usage();
+	return 2;
+}
