@@ -49,33 +49,36 @@ VDMAILD_LIBS := -lev -lbearssl -lcdb
 VDCTL_LIBS := -lcdb
 UNIT_LIBS := -lev -lbearssl -lcdb
 
-objs = $(patsubst %.c,build/$(1)/%.o,$(2))
+# B is the build directory (helpers and parallel checkouts may use another).
+B ?= build
+export VDMAIL_BUILD := $(abspath $(B))/san
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-REL_BINS := build/rel/vdmaild build/rel/vdctl
-SAN_BINS := build/san/vdmaild build/san/vdctl build/san/unit
+REL_BINS := $(B)/rel/vdmaild $(B)/rel/vdctl
+SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/unit
 
 .PHONY: all deps deps-test run test unit e2e fuzz bench clean fmt lint
 .DEFAULT_GOAL := all
 
 all: $(REL_BINS)
 
-build/rel/%.o: %.c
+$(B)/rel/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(CPPFLAGS) -c $< -o $@
 
-build/san/%.o: %.c
+$(B)/san/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
 
-build/rel/vdmaild: $(call objs,rel,$(VDMAILD_SRCS))
+$(B)/rel/vdmaild: $(call objs,rel,$(VDMAILD_SRCS))
 	$(CC) $(REL_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
-build/rel/vdctl: $(call objs,rel,$(VDCTL_SRCS))
+$(B)/rel/vdctl: $(call objs,rel,$(VDCTL_SRCS))
 	$(CC) $(REL_FLAGS) -o $@ $^ $(VDCTL_LIBS)
-build/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
+$(B)/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
-build/san/vdctl: $(call objs,san,$(VDCTL_SRCS))
+$(B)/san/vdctl: $(call objs,san,$(VDCTL_SRCS))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDCTL_LIBS)
-build/san/unit: $(call objs,san,$(UNIT_SRCS) $(UNIT_LIB_SRCS))
+$(B)/san/unit: $(call objs,san,$(UNIT_SRCS) $(UNIT_LIB_SRCS))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
 
 deps:
@@ -90,8 +93,8 @@ run: deps
 	@tools/demo.sh
 
 unit: deps-test
-	@$(MAKE) --no-print-directory build/san/unit
-	@build/san/unit
+	@$(MAKE) --no-print-directory $(B)/san/unit
+	@$(B)/san/unit
 
 e2e: deps-test
 	@$(MAKE) --no-print-directory $(SAN_BINS)
@@ -116,6 +119,6 @@ lint:
 	-clang-tidy $$(git ls-files 'core/*.c' 'cdb/*.c') -- $(CSTD) -I.
 
 clean:
-	rm -rf build
+	rm -rf $(B)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

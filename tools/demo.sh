@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p data/cdb data/tls data/spool data/store
-build/rel/vdctl cdb build-all etc data/cdb
+${B:-build}/rel/vdctl cdb build-all etc data/cdb
 
 cert() { # NAME: a self-signed P-256 certificate for NAME
 	[ -s "data/tls/$1.pem" ] && return 0
@@ -18,6 +18,6 @@ cert() { # NAME: a self-signed P-256 certificate for NAME
 cert mail.example.com
 cert example.net
 
-build/rel/vdmaild -c etc/vdmaild.conf -t
+${B:-build}/rel/vdmaild -c etc/vdmaild.conf -t
 echo "demo: SMTP on 127.0.0.1:20025 and [::1]:20025; mail lands in data/store/"
-exec build/rel/vdmaild -c etc/vdmaild.conf
+exec ${B:-build}/rel/vdmaild -c etc/vdmaild.conf

@@ -1,0 +1,37 @@
+"""Smoke: the demo directory accepts mail for alice (directly, by alias
+domain and alternate address) and lands it in her Maildir, byte for byte."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import DEMO_TABLES, Runner, Server  # noqa: E402
+
+r = Runner("smoke")
+srv = Server(DEMO_TABLES)
+
+BODY = (b"From: sender@remote.test\r\nTo: alice@example.com\r\n"
+        b"Subject: smoke\r\n\r\nHello Alice.\r\n.leading dot\r\n")
+
+
+@r.test
+def delivers_to_alice_three_ways():
+    with srv.smtp() as s:
+        for rcpt in ("alice@example.com", "alice@example.net",
+                     "a.liddell@example.com"):
+            s.sendmail("sender@remote.test", [rcpt], BODY)
+    files = srv.wait_messages("example.com/alice", 3)
+    assert len(files) == 3, files
+    for path in files:
+        data = open(path, "rb").read()
+        assert data.startswith(b"Return-Path: <sender@remote.test>\r\n"), data[:80]
+        assert b"\r\nReceived: from " in data[:200], data[:300]
+        assert data.endswith(BODY), data[-200:]
+        assert (",S=%d" % len(data)) in os.path.basename(path), path
+
+
+@r.test
+def queue_is_empty_after_delivery():
+    assert srv.wait_queue_empty(), srv.queue()
+
+
+r.finish(srv)
