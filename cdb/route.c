@@ -193,7 +193,7 @@ route_user(struct ctx *x, const char *login)
 		return broken_table(x, "mailbox path");
 	if (check_quota(x, &u) != ROUTE_DELIVER)
 		return r->action;
-	step(x, "decision", "deliver to mailbox %s", r->mailbox);
+	step(x, "mailbox", "%s", r->mailbox);
 	return answer(x, 250, "2.1.5", "ok", "Ok");
 }
 
@@ -207,7 +207,7 @@ route_postmaster(struct ctx *x, const struct tbl_domain *d, int depth)
 	const char *to = d && d->postmaster[0] ? d->postmaster
 					       : x->o->postmaster;
 
-	step(x, "postmaster", "delivered to %s%s", to,
+	step(x, "postmaster", "-> %s%s", to,
 	     d && d->postmaster[0] ? " (the domain's postmaster)"
 				   : " (the server's postmaster)");
 	if (depth > 0 || to == NULL || to[0] == '\0')
