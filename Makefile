@@ -31,6 +31,7 @@ CDB_SRCS += cdb/route.c
 SPOOL_SRCS += spool/spool_env.c
 SPOOL_SRCS += spool/spool.c
 SPOOL_SRCS += spool/spool_commit.c
+SPOOL_SRCS += spool/flush.c
 SPOOL_SRCS += spool/store.c
 SPOOL_SRCS += spool/deliver.c
 SPOOL_SRCS += spool/sched.c

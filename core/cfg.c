@@ -51,7 +51,9 @@ static const struct cfg_key cfg_keys[] = {
 	K("default_msg_quota", T_QUOTA, default_msg_quota, 0, 0),
 	K("queue_retry_min", T_UINT, queue_retry_min, 1, 86400),
 	K("queue_retry_max", T_UINT, queue_retry_max, 1, 7 * 86400),
-	K("delivery_batch", T_UINT, delivery_batch, 1, 10000),
+	K("delivery_batch", T_UINT, delivery_batch, 1, 256),
+	K("delivery_wait", T_SECS, delivery_wait, 0, 10),
+	K("sync_method", T_STR, sync_method, 1, 0),
 	K("log_syslog", T_BOOL, log_syslog, 0, 0),
 	K("log_debug", T_BOOL, log_debug, 0, 0),
 };
@@ -86,6 +88,8 @@ cfg_defaults(struct cfg *c)
 	c->queue_retry_min = 60;
 	c->queue_retry_max = 3600;
 	c->delivery_batch = 64;
+	c->delivery_wait = 0.01;
+	util_strlcpy(c->sync_method, "syncfs", sizeof(c->sync_method));
 }
 
 struct parse {
@@ -323,6 +327,9 @@ check_cfg(struct parse *p)
 	p->line = 0;
 	if (c->queue_retry_max < c->queue_retry_min)
 		return perr(p, "queue_retry_max is below queue_retry_min", NULL);
+	if (strcmp(c->sync_method, "syncfs") != 0 &&
+	    strcmp(c->sync_method, "fsync") != 0)
+		return perr(p, "sync_method must be syncfs or fsync", NULL);
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		return perr(p, "tls_cert and tls_key go together", NULL);
 	if (c->ncerts > 0 && c->tls_cert[0] == '\0')

@@ -66,6 +66,8 @@ struct cfg {
 	unsigned queue_retry_min;
 	unsigned queue_retry_max;
 	unsigned delivery_batch;
+	double delivery_wait;
+	char sync_method[8];
 	bool log_syslog;
 	bool log_debug;
 };

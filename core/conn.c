@@ -330,11 +330,21 @@ rearm(struct conn *c, int tls_want)
 
 /* After the output drained: STARTTLS switch or the deferred close. */
 static void
-after_drain(struct conn *c)
+after_drain(struct conn *c, int tls_want)
 {
 	if (buf_len(&c->out) > 0 || (c->flags & CONN_F_CLOSING))
 		return;
 	if (c->flags & CONN_F_CLOSE_AFTER) {
+		/* Under TLS the last reply may still sit in the engine. */
+		if (c->tls != NULL && (tls_want & TLS_WANT_WRITE))
+			return;
+		if (c->tls != NULL && !tls_is_closing(c->tls)) {
+			tls_close(c->tls);
+			bool in;
+			if (pump_tls(c, false, &in) < 0 ||
+			    (pump_tls(c, false, &in) & TLS_WANT_WRITE))
+				return;
+		}
 		conn_close(c, "quit");
 		return;
 	}
@@ -379,7 +389,7 @@ conn_step(struct conn *c, bool readable)
 			write_plain(c);
 		}
 		unsigned before = c->flags;
-		after_drain(c);
+		after_drain(c, want);
 		/* Go round again only if TLS just started or input waits. */
 		if (c->flags == before && !(input && may_process(c)))
 			break;

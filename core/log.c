@@ -13,7 +13,8 @@ static struct {
 	const char *name;
 	bool debug;
 	bool syslog;
-} log_cfg = { "vdmail", false, false };
+	long pid;
+} log_cfg = { "vdmail", false, false, 0 };
 
 void
 log_init(const char *progname, bool debug, bool use_syslog)
@@ -21,8 +22,25 @@ log_init(const char *progname, bool debug, bool use_syslog)
 	log_cfg.name = progname;
 	log_cfg.debug = debug;
 	log_cfg.syslog = use_syslog;
+	log_cfg.pid = (long)getpid();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void
+log_buffered(bool on)
+{
+	static char stderr_buf[16384];
+
+	fflush(stderr);
+	setvbuf(stderr, on ? stderr_buf : NULL, on ? _IOFBF : _IONBF,
+		on ? sizeof(stderr_buf) : 0);
+}
+
+void
+log_flush(void)
+{
+	fflush(stderr);
 }
 
 bool
@@ -55,7 +73,9 @@ log_emit(int prio, const char *level, const char *fmt, va_list ap,
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]: %s: %s\n",
 		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_cfg.name,
-		(long)getpid(), level, msg);
+		log_cfg.pid, level, msg);
+	if (prio <= LOG_WARNING)
+		fflush(stderr);
 }
 
 #define LOG_BODY(prio, level, err)                                          \

@@ -15,6 +15,14 @@
 void log_init(const char *progname, bool debug, bool use_syslog);
 bool log_is_debug(void);
 
+/*
+ * Lines are buffered (stdio) and written by log_flush, which the loop
+ * calls once per turn before it sleeps; warnings and worse are written at
+ * once. Saves a system call per line under load.
+ */
+void log_buffered(bool on);
+void log_flush(void);
+
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */

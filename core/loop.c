@@ -26,6 +26,7 @@ loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		spool_commit_run(&vd->commit);
 		conn_run_resumes(vd);
 	}
+	log_flush();
 }
 
 static void
@@ -150,6 +151,7 @@ loop_reload(struct vd *vd)
 	vd->sched.retry_min = vd->cfg.queue_retry_min;
 	vd->sched.retry_max = vd->cfg.queue_retry_max;
 	vd->sched.batch = vd->cfg.delivery_batch;
+	vd->sched.wait = vd->cfg.delivery_wait;
 	tbl_set_refresh(&vd->tables);
 	log_info("reload: configuration and certificates reloaded%s",
 		 vd->tls ? "" : " (no TLS certificate)");

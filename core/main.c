@@ -115,17 +115,24 @@ start_spool(struct vd *vd)
 
 	if (spool_init(&vd->spool, vd->cfg.spool_dir) < 0)
 		log_fatal("spool %s", vd->cfg.spool_dir);
+	vd->spool.sync = strcmp(vd->cfg.sync_method, "fsync") == 0
+				 ? SPOOL_SYNC_FSYNC
+				 : SPOOL_SYNC_SYNCFS;
 	if (store_init(&vd->store, vd->cfg.store_dir, vd->cfg.hostname) < 0)
 		log_fatal("store %s", vd->cfg.store_dir);
-	n = spool_clean_tmp(&vd->spool);
-	if (n > 0)
-		log_info("spool: removed %d unacknowledged message(s) from "
-			 "tmp/", n);
-	spool_commit_init(&vd->commit, &vd->spool, queued_cb, vd);
+	if (spool_scan_tmp(&vd->spool) < 0)
+		log_fatal("spool %s/tmp", vd->cfg.spool_dir);
+	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
+		flush_init(&vd->flush, vd->loop, vd->spool.queue_dfd,
+			   vd->store.dfd, vd->spool.queue_dfd);
+	spool_commit_init(&vd->commit, &vd->spool, &vd->flush, queued_cb, vd);
 	vd->deliver.spool = &vd->spool;
 	vd->deliver.store = &vd->store;
+	vd->deliver.sync = vd->spool.sync;
+	vd->deliver.flush = &vd->flush;
 	sched_init(&vd->sched, vd->loop, &vd->deliver, vd->cfg.queue_retry_min,
-		   vd->cfg.queue_retry_max, vd->cfg.delivery_batch);
+		   vd->cfg.queue_retry_max, vd->cfg.delivery_batch,
+		   vd->cfg.delivery_wait);
 	n = sched_scan(&vd->sched, vd->spool.queue_dfd);
 	if (n < 0)
 		log_fatal("spool %s/queue", vd->cfg.spool_dir);
@@ -138,6 +145,8 @@ shutdown_all(struct vd *vd)
 {
 	/* Commits still pending are finished so no session waits forever. */
 	spool_commit_run(&vd->commit);
+	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
+		flush_fini(&vd->flush);
 	conn_run_resumes(vd);
 	conn_close_all(vd, "shutdown");
 	listen_close_all(vd);
@@ -202,11 +211,13 @@ main(int argc, char **argv)
 	start_spool(vd);
 	loop_init(vd);
 	listen_start_all(vd);
+	log_buffered(true);
 	log_info("vdmaild started: host %s, %u listener(s), TLS %s",
 		 vd->cfg.hostname, vd->cfg.nlisten, vd->tls ? "on" : "off");
 	ev_run(vd->loop, 0);
 	log_info("vdmaild stopping");
 	shutdown_all(vd);
+	log_flush();
 	free(vd);
 	return 0;
 }

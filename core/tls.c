@@ -685,6 +685,12 @@ tls_pump(struct tls *t, int fd, bool readable, struct buf *in,
 }
 
 bool
+tls_is_closing(const struct tls *t)
+{
+	return t->closing;
+}
+
+bool
 tls_is_established(const struct tls *t)
 {
 	return t->established;

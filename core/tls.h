@@ -50,6 +50,7 @@ int tls_pump(struct tls *t, int fd, bool readable, struct buf *in,
 
 /* Starts a clean close (close_notify); keep pumping until -1. */
 void tls_close(struct tls *t);
+bool tls_is_closing(const struct tls *t);
 
 bool tls_is_established(const struct tls *t);
 /* 0 for a clean close, else BearSSL's error code (logged as tls_error=N). */

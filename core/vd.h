@@ -14,6 +14,7 @@
 #include "cdb/tbl.h"
 #include "core/cfg.h"
 #include "spool/deliver.h"
+#include "spool/flush.h"
 #include "spool/sched.h"
 #include "spool/spool.h"
 #include "spool/spool_commit.h"
@@ -36,6 +37,7 @@ struct vd {
 	struct conn *resumes;
 	uint32_t next_conn_id;
 	struct spool spool;
+	struct flush flush;
 	struct spool_commit commit;
 	struct store store;
 	struct deliver deliver;

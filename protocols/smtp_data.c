@@ -152,9 +152,23 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
 			emit_const(&r, "\r", 1);
 			text_byte(d, c);
 			break;
-		default:
-			text_byte(d, c);
+		default: {
+			/* Fast path: the ordinary bytes up to the next CR/LF/NUL. */
+			size_t run = i;
+			while (run < len && in[run] != '\r' && in[run] != '\n' &&
+			       in[run] != '\0')
+				run++;
+			if (run == i) {
+				text_byte(d, c);
+				break;
+			}
+			d->line_len += run - i;
+			if (d->line_len > d->line_max)
+				d->errors |= SMTP_DATA_E_LONG_LINE;
+			d->state = ST_TEXT;
+			i = run - 1;
 			break;
+		}
 		}
 	}
 	if (!d->done)

@@ -6,32 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
-#include "spool/spool.h"
+#include "spool/flush.h"
 #include "spool/store.h"
 
-struct job {
-	struct deliver *d;
-	const char *qid;
-	int fd;
+/* Per recipient: what happened in this attempt. */
+enum { RC_PENDING, RC_DELIVERED, RC_FOUND };
+
+struct deliver_job {
+	void *cookie;
+	char qid[SPOOL_QID_MAX];
+	int fd;                 /* the queue file */
 	struct spool_env env;
 	char name[STORE_NAME_MAX];
-	char tmpname[STORE_NAME_MAX + 8];
 	char rp[TBL_ADDR_MAX + 32];
 	size_t rplen;
 	uint64_t total;
-	int *box;       /* per recipient: mailbox dir fd, or -1 */
-	bool *owner;    /* this recipient's slot owns box[i] (dedup) */
-	unsigned char *fresh_ok; /* 1 delivered now, 2 found already there */
+	int *box;               /* per recipient: mailbox dir fd, or -1 */
+	bool *owner;            /* box[i] is opened by this slot */
+	unsigned char *state;   /* RC_* */
+	int tmpfd;              /* the unnamed file with the text, or -1 */
+	bool settled;           /* result known before the batch ran */
+	bool marked;            /* recipients marked D: sync the file */
+	enum deliver_result res;
 	char why[400];
 };
 
 static int
-read_envelope(struct job *j, char *err, size_t errlen)
+read_envelope(struct deliver_job *j, char *err, size_t errlen)
 {
 	size_t cap = 8192, len = 0;
 	char *p = NULL;
@@ -68,72 +73,87 @@ read_envelope(struct job *j, char *err, size_t errlen)
 
 /* Keeps a bad file for the admin instead of delivering or deleting it. */
 static void
-quarantine(struct job *j, const char *why)
+quarantine(struct deliver *d, struct deliver_job *j, const char *why)
 {
-	struct spool *s = j->d->spool;
-
 	log_crit("%s: queue file is damaged (%s): moved to corrupt/", j->qid,
 		 why);
-	if (renameat(s->queue_dfd, j->qid, s->corrupt_dfd, j->qid) < 0)
+	if (renameat(d->spool->queue_dfd, j->qid, d->spool->corrupt_dfd,
+		     j->qid) < 0)
 		log_warn("%s: move to corrupt/", j->qid);
 }
 
+/* 1 loaded, 0 gone (or quarantined), -1 try later (j->why). */
 static int
-load(struct job *j)
+load(struct deliver *d, struct deliver_job *j)
 {
 	char err[160];
 	struct stat st;
 	int rc;
 
-	j->fd = openat(j->d->spool->queue_dfd, j->qid, O_RDWR | O_CLOEXEC);
-	if (j->fd < 0)
+	j->fd = openat(d->spool->queue_dfd, j->qid, O_RDWR | O_CLOEXEC);
+	if (j->fd < 0) {
+		snprintf(j->why, sizeof(j->why), "open: %s", strerror(errno));
 		return errno == ENOENT ? 0 : -1;
+	}
 	rc = read_envelope(j, err, sizeof(err));
 	if (rc == -2 || fstat(j->fd, &st) < 0) {
-		util_strlcpy(j->why, err, sizeof(j->why));
+		util_strlcpy(j->why, rc == -2 ? err : strerror(errno),
+			     sizeof(j->why));
 		return -1;
 	}
 	if (rc < 0 || (uint64_t)st.st_size != j->env.text_off + j->env.size ||
 	    strcmp(j->env.qid, j->qid) != 0) {
-		quarantine(j, rc < 0 ? err : "size or id does not match");
+		quarantine(d, j, rc < 0 ? err : "size or id does not match");
 		return 0;
 	}
 	return 1;
 }
 
 static int
-open_boxes(struct job *j)
+alloc_rcpts(struct deliver_job *j)
 {
 	unsigned n = j->env.nrcpt;
 
 	j->box = malloc(n * sizeof(*j->box));
 	j->owner = calloc(n, sizeof(*j->owner));
-	j->fresh_ok = calloc(n, sizeof(*j->fresh_ok));
-	if (j->box == NULL || j->owner == NULL || j->fresh_ok == NULL)
+	j->state = calloc(n, sizeof(*j->state));
+	if (j->box == NULL || j->owner == NULL || j->state == NULL)
 		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		struct spool_rcpt *r = &j->env.rcpt[i];
+	for (unsigned i = 0; i < n; i++)
 		j->box[i] = -1;
+	return 0;
+}
+
+/* Opens each pending recipient's mailbox once; returns fds opened. */
+static unsigned
+open_boxes(struct deliver *d, struct deliver_job *j)
+{
+	unsigned opened = 0;
+
+	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		struct spool_rcpt *r = &j->env.rcpt[i];
 		if (r->done)
 			continue;
-		for (unsigned k = 0; k < i; k++)
+		for (unsigned k = 0; k < i && j->box[i] < 0; k++)
 			if (j->owner[k] &&
 			    strcmp(j->env.rcpt[k].mailbox, r->mailbox) == 0)
 				j->box[i] = j->box[k];
 		if (j->box[i] >= 0)
 			continue;
-		j->box[i] = store_open_box(j->d->store, r->mailbox);
-		if (j->box[i] < 0)
-			log_warn("%s: to=<%s> mailbox %s", j->qid, r->addr,
-				 r->mailbox);
-		else
-			j->owner[i] = true;
+		j->box[i] = store_open_box(d->store, r->mailbox);
+		if (j->box[i] < 0) {
+			snprintf(j->why, sizeof(j->why), "mailbox %s: %s",
+				 r->mailbox, strerror(errno));
+			continue;
+		}
+		j->owner[i] = true;
+		opened++;
 	}
-	return 0;
+	return opened;
 }
 
 static int
-copy_text(struct job *j, int out)
+copy_text(struct deliver_job *j, int out)
 {
 	loff_t off = (loff_t)j->env.text_off;
 	uint64_t left = j->env.size;
@@ -160,51 +180,189 @@ copy_text(struct job *j, int out)
 		off += n;
 		left -= (uint64_t)n;
 	}
-	return fdatasync(out);
+	return 0;
 }
 
-/* Writes box/tmp/NAME; 0 or -1 (the partial file is removed). */
+/* Writes the text into an unnamed file in box/tmp; its fd, or -1. */
 static int
-write_tmp(struct job *j, int box)
+write_tmp(struct deliver_job *j, int box)
 {
-	int fd = openat(box, j->tmpname, O_WRONLY | O_CREAT | O_TRUNC |
-						 O_CLOEXEC, 0600);
+	int fd = openat(box, "tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return -1;
 	if (copy_text(j, fd) < 0) {
 		int e = errno;
 		close(fd);
-		unlinkat(box, j->tmpname, 0);
 		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Gives the unnamed file fd the name new/NAME in box. */
+static int
+link_tmp(int fd, int box, const char *newname)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, box, newname, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == ENOENT && access("/proc/self/fd", F_OK) != 0)
+		return linkat(fd, "", box, newname, AT_EMPTY_PATH);
+	return -1;
+}
+
+/* Steps 1 and 2. */
+static void
+prepare(struct deliver_job *j, bool fresh)
+{
+	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		if (j->env.rcpt[i].done || j->box[i] < 0)
+			continue;
+		if (!fresh && store_has_msg(j->box[i], j->name) == 1) {
+			j->state[i] = RC_FOUND;
+			continue;
+		}
+		if (j->tmpfd >= 0)
+			continue;
+		j->tmpfd = write_tmp(j, j->box[i]);
+		if (j->tmpfd < 0) {
+			snprintf(j->why, sizeof(j->why), "writing %s: %s",
+				 j->env.rcpt[i].mailbox, strerror(errno));
+			return;
+		}
+	}
+}
+
+static void
+job_free(struct deliver_job *j)
+{
+	for (unsigned i = 0; j->box && i < j->env.nrcpt; i++)
+		if (j->owner[i] && j->box[i] >= 0)
+			close(j->box[i]);
+	free(j->box);
+	free(j->owner);
+	free(j->state);
+	spool_env_free(&j->env);
+	if (j->tmpfd >= 0)
+		close(j->tmpfd);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+int
+deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
+{
+	struct deliver_job *j;
+	int rc;
+
+	if (d->running || d->njobs == DELIVER_BATCH_MAX ||
+	    d->nfds >= DELIVER_FDS_MAX)
+		return -1;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -1;
+	j->cookie = cookie;
+	j->fd = j->tmpfd = -1;
+	util_strlcpy(j->qid, qid, sizeof(j->qid));
+	d->jobs[d->njobs++] = j;
+	rc = load(d, j);
+	if (rc <= 0) {
+		j->settled = true;
+		j->res = rc == 0 ? DELIVER_GONE : DELIVER_DEFER;
+		return 0;
+	}
+	j->rplen = (size_t)snprintf(j->rp, sizeof(j->rp),
+				    "Return-Path: <%s>\r\n", j->env.sender);
+	j->total = j->rplen + j->env.size;
+	if (store_msg_name(d->store, j->name, sizeof(j->name), j->env.arrival,
+			   qid, j->total) < 0 ||
+	    alloc_rcpts(j) < 0) {
+		util_strlcpy(j->why, "out of memory or name too long",
+			     sizeof(j->why));
+		j->settled = true;
+		j->res = DELIVER_DEFER;
+		return 0;
+	}
+	d->nfds += open_boxes(d, j);
+	prepare(j, fresh);
+	return 0;
+}
+
+/* Puts the message into box's new/ (link, or a copy of its own). */
+static int
+place(struct deliver_job *j, int box)
+{
+	char newname[STORE_NAME_MAX + 8];
+	int fd;
+
+	snprintf(newname, sizeof(newname), "new/%s", j->name);
+	if (link_tmp(j->tmpfd, box, newname) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != EXDEV && errno != EMLINK)
+		return -1;
+	/* Another file system: a durable copy of its own. */
+	fd = write_tmp(j, box);
+	if (fd < 0)
+		return -1;
+	if (fdatasync(fd) < 0 ||
+	    (link_tmp(fd, box, newname) < 0 && errno != EEXIST)) {
+		close(fd);
 		return -1;
 	}
 	return close(fd);
 }
 
-/* Puts the message into box's new/ (link, or a copy of its own). */
-static int
-place(struct job *j, int tmpbox, int box)
+/* Step 3 in fsync mode: each file's data reaches the disk. */
+static void
+fsync_tmp(struct deliver *d)
 {
-	char newname[STORE_NAME_MAX + 8];
-
-	snprintf(newname, sizeof(newname), "new/%s", j->name);
-	if (linkat(tmpbox, j->tmpname, box, newname, 0) == 0 ||
-	    errno == EEXIST)
-		return 0;
-	if (errno != EXDEV && errno != EMLINK)
-		return -1;
-	if (write_tmp(j, box) < 0)
-		return -1;
-	if (linkat(box, j->tmpname, box, newname, 0) < 0 && errno != EEXIST) {
-		unlinkat(box, j->tmpname, 0);
-		return -1;
+	for (unsigned k = 0; k < d->njobs; k++) {
+		struct deliver_job *j = d->jobs[k];
+		if (j->tmpfd >= 0 && fdatasync(j->tmpfd) < 0) {
+			snprintf(j->why, sizeof(j->why),
+				 "flushing the message: %s", strerror(errno));
+			close(j->tmpfd);
+			j->tmpfd = -1;
+		}
 	}
-	return unlinkat(box, j->tmpname, 0);
+}
+
+/* Step 4. */
+static void
+link_all(struct deliver_job *j)
+{
+	if (j->tmpfd < 0)
+		return;
+	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		if (j->env.rcpt[i].done || j->box[i] < 0 ||
+		    j->state[i] != RC_PENDING)
+			continue;
+		if (place(j, j->box[i]) < 0) {
+			snprintf(j->why, sizeof(j->why), "linking into %s: %s",
+				 j->env.rcpt[i].mailbox, strerror(errno));
+			continue;
+		}
+		j->state[i] = RC_DELIVERED;
+	}
+	close(j->tmpfd);
+	j->tmpfd = -1;
+}
+
+static bool
+first_of_box(const struct deliver_job *j, unsigned i)
+{
+	for (unsigned k = 0; k < i; k++)
+		if (j->state[k] != RC_PENDING && j->box[k] == j->box[i])
+			return false;
+	return true;
 }
 
 static int
-sync_new(int box)
+fsync_new(int box)
 {
 	int fd = openat(box, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
@@ -215,166 +373,178 @@ sync_new(int box)
 	return rc;
 }
 
+/*
+ * Step 5 done (err: the flush's result, for syncfs; fsync mode syncs each
+ * new/ here): failed mailboxes go back to pending, the others count.
+ */
 static void
-log_rcpt(struct job *j, const struct spool_rcpt *r, const char *status,
-	 const char *detail)
+links_durable(struct deliver *d, int err)
+{
+	for (unsigned k = 0; k < d->njobs; k++) {
+		struct deliver_job *j = d->jobs[k];
+		for (unsigned i = 0; j->state && i < j->env.nrcpt; i++) {
+			if (j->state[i] == RC_PENDING || !first_of_box(j, i))
+				continue;
+			int e = err;
+			if (d->sync == SPOOL_SYNC_FSYNC && fsync_new(j->box[i]) < 0)
+				e = errno;
+			if (e != 0) {
+				snprintf(j->why, sizeof(j->why),
+					 "flushing the mailbox: %s",
+					 strerror(e));
+				for (unsigned m = i; m < j->env.nrcpt; m++)
+					if (j->box[m] == j->box[i])
+						j->state[m] = RC_PENDING;
+			} else if (j->state[i] == RC_DELIVERED) {
+				store_quota_add(j->box[i], j->total);
+			}
+		}
+	}
+}
+
+static void
+log_rcpt(struct deliver *d, struct deliver_job *j, unsigned i,
+	 const char *status, const char *detail)
 {
 	log_info("%s: to=<%s> relay=local delay=%.2f status=%s (%s)", j->qid,
-		 r->addr, j->d->now - (double)j->env.arrival, status, detail);
+		 j->env.rcpt[i].addr, d->now - (double)j->env.arrival, status,
+		 detail);
 }
 
-/* true when no earlier recipient delivered now shares i's mailbox. */
-static bool
-first_of_box(const struct job *j, unsigned i)
-{
-	for (unsigned k = 0; k < i; k++)
-		if (j->fresh_ok[k] && j->box[k] == j->box[i])
-			return false;
-	return true;
-}
-
-/* Steps 2 and 3 for the recipients still pending. */
+/* Step 6 for one message: unlink it, or mark who is done. */
 static void
-deliver_pending(struct job *j, bool fresh)
+settle(struct deliver *d, struct deliver_job *j)
 {
-	unsigned n = j->env.nrcpt;
-	int tmpbox = -1;
+	unsigned pending = 0;
+	char detail[TBL_PATH_MAX + 32];
 
-	for (unsigned i = 0; i < n; i++) {
-		struct spool_rcpt *r = &j->env.rcpt[i];
-		if (r->done || j->box[i] < 0)
+	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		if (j->env.rcpt[i].done)
 			continue;
-		if (!fresh && store_has_msg(j->box[i], j->name) == 1) {
-			j->fresh_ok[i] = 2;
-			log_rcpt(j, r, "sent", "already in mailbox");
-			continue;
-		}
-		if (tmpbox < 0) {
-			if (write_tmp(j, j->box[i]) < 0) {
-				snprintf(j->why, sizeof(j->why),
-					 "writing %s: %s", r->mailbox,
-					 strerror(errno));
-				return;
-			}
-			tmpbox = j->box[i];
-		}
-		if (place(j, tmpbox, j->box[i]) < 0) {
-			snprintf(j->why, sizeof(j->why), "linking into %s: %s",
-				 r->mailbox, strerror(errno));
+		if (j->state[i] == RC_PENDING) {
+			pending++;
+			log_rcpt(d, j, i, "deferred",
+				 j->why[0] ? j->why : "mailbox unavailable");
 			continue;
 		}
-		j->fresh_ok[i] = 1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (!j->fresh_ok[i] || !first_of_box(j, i))
-			continue;
-		if (sync_new(j->box[i]) < 0) {
-			snprintf(j->why, sizeof(j->why), "fsync of %s/new: %s",
-				 j->env.rcpt[i].mailbox, strerror(errno));
-			/* Not durable: every recipient of this box retries. */
-			for (unsigned k = i; k < n; k++)
-				if (j->box[k] == j->box[i])
-					j->fresh_ok[k] = 0;
-			continue;
-		}
-		if (j->fresh_ok[i] == 1)
-			store_quota_add(j->box[i], j->total);
-	}
-	if (tmpbox >= 0)
-		unlinkat(tmpbox, j->tmpname, 0);
-}
-
-/* Step 4: remove the queue file, or record who is done. */
-static enum deliver_result
-settle(struct job *j)
-{
-	unsigned n = j->env.nrcpt, pending = 0;
-	bool marked = false;
-
-	for (unsigned i = 0; i < n; i++) {
-		struct spool_rcpt *r = &j->env.rcpt[i];
-		if (r->done)
-			continue;
-		if (j->fresh_ok[i] == 1) {
-			char detail[TBL_PATH_MAX + 32];
-			snprintf(detail, sizeof(detail), "delivered to %s",
-				 r->mailbox);
-			log_rcpt(j, r, "sent", detail);
-			continue;
-		}
-		if (j->fresh_ok[i] == 2)
-			continue;
-		pending++;
-		log_rcpt(j, r, "deferred", j->why[0] ? j->why : "mailbox "
-			 "unavailable");
+		snprintf(detail, sizeof(detail), "%s %s",
+			 j->state[i] == RC_FOUND ? "already in"
+						 : "delivered to",
+			 j->env.rcpt[i].mailbox);
+		log_rcpt(d, j, i, "sent", detail);
 	}
 	if (pending == 0) {
-		if (unlinkat(j->d->spool->queue_dfd, j->qid, 0) < 0)
-			log_warn("%s: unlink queue file", j->qid);
+		if (spool_recycle(d->spool, j->qid) < 0)
+			log_warn("%s: remove queue file", j->qid);
 		log_info("%s: removed", j->qid);
-		return DELIVER_DONE;
+		j->res = DELIVER_DONE;
+		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if (!j->fresh_ok[i] || j->env.rcpt[i].done)
-			continue;
-		if (pwrite(j->fd, "D", 1, (off_t)j->env.rcpt[i].mark_off) == 1)
-			marked = true;
+	for (unsigned i = 0; i < j->env.nrcpt; i++)
+		if (!j->env.rcpt[i].done && j->state[i] != RC_PENDING &&
+		    pwrite(j->fd, "D", 1, (off_t)j->env.rcpt[i].mark_off) == 1)
+			j->marked = true;
+	j->res = DELIVER_DEFER;
+}
+
+/* The end of a batch: report every message, free everything. */
+static void
+finish(void *arg, int err)
+{
+	struct deliver *d = arg;
+
+	if (err != 0)
+		log_warnx("marks of partly delivered messages may not be on "
+			  "disk: they are delivered again, found, not doubled");
+	for (unsigned k = 0; k < d->njobs; k++) {
+		struct deliver_job *j = d->jobs[k];
+		const char *why = j->why[0] ? j->why : "mailbox unavailable";
+		d->result(j->cookie, j->res, why);
+		job_free(j);
 	}
-	if (marked && fdatasync(j->fd) < 0)
-		log_warn("%s: fdatasync after marking recipients", j->qid);
-	return DELIVER_DEFER;
+	d->njobs = 0;
+	d->nfds = 0;
+	d->running = false;
+	d->batch_done(d->batch_arg);
 }
 
 static void
-job_free(struct job *j)
+after_links(void *arg, int err)
 {
-	for (unsigned i = 0; j->box && i < j->env.nrcpt; i++)
-		if (j->owner && j->owner[i] && j->box[i] >= 0)
-			close(j->box[i]);
-	free(j->box);
-	free(j->owner);
-	free(j->fresh_ok);
-	spool_env_free(&j->env);
-	if (j->fd >= 0)
-		close(j->fd);
+	struct deliver *d = arg;
+	bool marked = false;
+
+	links_durable(d, err);
+	for (unsigned k = 0; k < d->njobs; k++) {
+		struct deliver_job *j = d->jobs[k];
+		if (!j->settled)
+			settle(d, j);
+		if (j->marked && d->sync == SPOOL_SYNC_FSYNC &&
+		    fdatasync(j->fd) < 0)
+			log_warn("%s: fdatasync after marking", j->qid);
+		marked |= j->marked;
+	}
+	if (marked && d->sync == SPOOL_SYNC_SYNCFS)
+		flush_request(d->flush, &d->req, FLUSH_ALL, finish, d);
+	else
+		finish(d, 0);
 }
 
-enum deliver_result
-deliver_message(struct deliver *d, const char *qid, bool fresh, char *why,
-		size_t whylen)
+static bool
+any_linked(const struct deliver *d)
 {
-	struct job j;
-	enum deliver_result res = DELIVER_DEFER;
-	int rc;
+	for (unsigned k = 0; k < d->njobs; k++) {
+		const struct deliver_job *j = d->jobs[k];
+		for (unsigned i = 0; j->state && i < j->env.nrcpt; i++)
+			if (j->state[i] != RC_PENDING)
+				return true;
+	}
+	return false;
+}
 
-	memset(&j, 0, sizeof(j));
-	j.d = d;
-	j.qid = qid;
-	j.fd = -1;
-	rc = load(&j);
-	if (rc <= 0) {
-		if (rc < 0)
-			util_strlcpy(why, j.why[0] ? j.why : strerror(errno),
-				     whylen);
-		job_free(&j);
-		return rc < 0 ? DELIVER_DEFER : DELIVER_GONE;
+static void
+after_tmp(void *arg, int err)
+{
+	struct deliver *d = arg;
+
+	for (unsigned k = 0; k < d->njobs; k++) {
+		struct deliver_job *j = d->jobs[k];
+		if (err != 0 && j->tmpfd >= 0) {
+			snprintf(j->why, sizeof(j->why),
+				 "flushing the message: %s", strerror(err));
+			close(j->tmpfd);
+			j->tmpfd = -1;
+		}
+		if (!j->settled)
+			link_all(j);
 	}
-	j.rplen = (size_t)snprintf(j.rp, sizeof(j.rp), "Return-Path: <%s>\r\n",
-				   j.env.sender);
-	j.total = j.rplen + j.env.size;
-	if (store_msg_name(d->store, j.name, sizeof(j.name), j.env.arrival,
-			   qid, j.total) < 0 ||
-	    util_fmt(j.tmpname, sizeof(j.tmpname), "tmp/%s", j.name) < 0 ||
-	    open_boxes(&j) < 0) {
-		util_strlcpy(why, "out of memory or name too long", whylen);
-		job_free(&j);
-		return DELIVER_DEFER;
+	/* Links, and names found from an earlier try, must be on disk first. */
+	if (d->sync == SPOOL_SYNC_SYNCFS && any_linked(d))
+		flush_request(d->flush, &d->req, FLUSH_ALL, after_links, d);
+	else
+		after_links(d, 0);
+}
+
+void
+deliver_run(struct deliver *d, deliver_result_fn *result,
+	    void (*batch_done)(void *arg), void *arg)
+{
+	bool written = false;
+
+	d->result = result;
+	d->batch_done = batch_done;
+	d->batch_arg = arg;
+	d->running = true;
+	for (unsigned k = 0; k < d->njobs; k++)
+		written |= d->jobs[k]->tmpfd >= 0;
+	if (!written) {
+		after_tmp(d, 0);
+		return;
 	}
-	deliver_pending(&j, fresh);
-	res = settle(&j);
-	if (res == DELIVER_DEFER)
-		util_strlcpy(why, j.why[0] ? j.why : "mailbox unavailable",
-			     whylen);
-	job_free(&j);
-	return res;
+	if (d->sync == SPOOL_SYNC_SYNCFS) {
+		flush_request(d->flush, &d->req, FLUSH_ALL, after_tmp, d);
+		return;
+	}
+	fsync_tmp(d);
+	after_tmp(d, 0);
 }

@@ -1,21 +1,28 @@
 /*
- * deliver: local delivery of one queued message into the store.
+ * deliver: local delivery of queued messages into the store, a batch at a
+ * time so a batch shares its flushes.
  *
  * Order, so that a crash at any point neither loses nor doubles a
  * recipient's copy:
- *   1. (retry only) a recipient whose message name is already in its
+ *   1. (retries only) a recipient whose message name is already in its
  *      mailbox counts as delivered;
- *   2. the text, with a Return-Path header, is written once into the first
- *      pending mailbox's tmp/ and fdatasync'd;
- *   3. it is hard-linked into new/ of every pending mailbox (single
- *      instance; a copy where a link cannot be made), and each new/ is
- *      fsync'd;
- *   4. when every recipient is done the queue file is unlinked; otherwise
- *      the delivered ones are marked D in place and the file fdatasync'd.
- * The name is derived from the queue id, so step 1 finds an earlier
- * attempt's link. A queue file that fails validation (torn, bad envelope)
- * moves to corrupt/ and is logged; it is never delivered nor deleted.
- * Blocks only on local disk.
+ *   2. each message's text, with a Return-Path header, is written once
+ *      into an unnamed file (O_TMPFILE) in its first pending mailbox's
+ *      tmp/, so no reader can see a partial message and a crash leaves
+ *      nothing behind;
+ *   3. the batch's files are made durable (one syncfs through the flush
+ *      child, or an fdatasync each: enum spool_sync);
+ *   4. each is linked into new/ of every pending mailbox (single
+ *      instance; a copy where a link cannot be made);
+ *   5. the links are made durable (one syncfs, or an fsync of each new/);
+ *   6. a message whose recipients are all done has its queue file
+ *      unlinked; otherwise the delivered recipients are marked D in place
+ *      and that is made durable.
+ * The Maildir name is derived from the queue id, so step 1 finds an
+ * earlier attempt's link. A queue file that fails validation (torn, bad
+ * envelope) moves to corrupt/ and is logged; it is never delivered nor
+ * deleted. Steps 3, 5 and 6 wait for the flush child without blocking the
+ * loop; one batch is in flight at a time. Blocks only on local disk.
  */
 #ifndef VD_DELIVER_H
 #define VD_DELIVER_H
@@ -23,8 +30,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct spool;
+#include "spool/spool.h"
+
 struct store;
+struct flush;
+struct deliver_job;
 
 enum deliver_result {
 	DELIVER_DONE,  /* every recipient delivered; queue file removed */
@@ -32,18 +42,41 @@ enum deliver_result {
 	DELIVER_GONE,  /* no such queue file (or moved to corrupt/) */
 };
 
+#define DELIVER_BATCH_MAX 256
+#define DELIVER_FDS_MAX 512 /* mailbox directories open in one batch */
+
+typedef void deliver_result_fn(void *cookie, enum deliver_result res,
+			       const char *why);
+
 struct deliver {
 	struct spool *spool;
 	struct store *store;
-	double now; /* set by the caller for delay= in logs */
+	struct flush *flush; /* SPOOL_SYNC_SYNCFS: the flush child */
+	enum spool_sync sync;
+	double now; /* set by the caller, for delay= in logs */
+	struct deliver_job *jobs[DELIVER_BATCH_MAX];
+	unsigned njobs;
+	unsigned nfds;
+	bool running;        /* a batch waits for a flush */
+	struct flush_req req;
+	deliver_result_fn *result;
+	void (*batch_done)(void *arg);
+	void *batch_arg;
 };
 
 /*
- * Delivers queue/QID. fresh says the message was never tried before (so
- * the already-delivered check of step 1 is skipped). why receives the
- * reason of a deferral.
+ * Adds queue/QID to the next batch and runs steps 1-2 for it. fresh says
+ * it was never tried (step 1 is skipped). cookie comes back with its
+ * result. Returns 0, or -1 when the batch is full or one is running.
  */
-enum deliver_result deliver_message(struct deliver *d, const char *qid,
-				    bool fresh, char *why, size_t whylen);
+int deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie);
+
+/*
+ * Runs steps 3-6 for the batch: result(cookie, ...) for every message,
+ * then batch_done(arg). Both may run before deliver_run returns (fsync
+ * mode, or no flush child).
+ */
+void deliver_run(struct deliver *d, deliver_result_fn *result,
+		 void (*batch_done)(void *arg), void *arg);
 
 #endif

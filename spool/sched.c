@@ -8,26 +8,23 @@
 #include "core/log.h"
 #include "core/util.h"
 
-static void sched_check_cb(struct ev_loop *loop, ev_check *w, int revents);
-static void sched_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
+static void sched_kick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void sched_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 void
 sched_init(struct sched *s, struct ev_loop *loop, struct deliver *d,
-	   unsigned retry_min, unsigned retry_max, unsigned batch)
+	   unsigned retry_min, unsigned retry_max, unsigned batch, double wait)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
 	s->deliver = d;
 	s->retry_min = retry_min;
 	s->retry_max = retry_max;
-	s->batch = batch;
+	s->batch = batch < DELIVER_BATCH_MAX ? batch : DELIVER_BATCH_MAX;
+	s->wait = wait;
 	s->ready_tail = &s->ready;
-	ev_check_init(&s->check, sched_check_cb);
-	s->check.data = s;
-	ev_check_start(loop, &s->check);
-	ev_idle_init(&s->idle, sched_idle_cb);
-	s->idle.data = s;
+	ev_init(&s->kick, sched_kick_cb);
+	s->kick.data = s;
 	ev_init(&s->timer, sched_timer_cb);
 	s->timer.data = s;
 }
@@ -45,13 +42,20 @@ free_list(struct sched_entry *e)
 void
 sched_fini(struct sched *s)
 {
-	ev_check_stop(s->loop, &s->check);
-	ev_idle_stop(s->loop, &s->idle);
+	ev_timer_stop(s->loop, &s->kick);
 	ev_timer_stop(s->loop, &s->timer);
 	free_list(s->ready);
 	free_list(s->deferred);
 	s->ready = s->deferred = NULL;
 	s->ready_tail = &s->ready;
+}
+
+static void
+kick(struct sched *s, double after)
+{
+	ev_timer_stop(s->loop, &s->kick);
+	ev_timer_set(&s->kick, after, 0);
+	ev_timer_start(s->loop, &s->kick);
 }
 
 static void
@@ -61,7 +65,11 @@ push_ready(struct sched *s, struct sched_entry *e)
 	*s->ready_tail = e;
 	s->ready_tail = &e->next;
 	s->nready++;
-	ev_idle_start(s->loop, &s->idle);
+	/* A full batch goes on the next turn; otherwise wait to fill one. */
+	if (s->nready >= s->batch)
+		kick(s, 0);
+	else if (!ev_is_active(&s->kick))
+		kick(s, s->wait);
 }
 
 void
@@ -75,6 +83,7 @@ sched_add(struct sched *s, const char *qid, bool fresh)
 			 qid);
 		return;
 	}
+	e->owner = s;
 	util_strlcpy(e->qid, qid, sizeof(e->qid));
 	e->fresh = fresh;
 	push_ready(s, e);
@@ -140,48 +149,55 @@ defer(struct sched *s, struct sched_entry *e, const char *why)
 	arm_timer(s);
 }
 
-void
-sched_run(struct sched *s)
+static void
+sched_result(void *cookie, enum deliver_result res, const char *why)
 {
-	char why[256];
+	struct sched_entry *e = cookie;
 
-	s->deliver->now = ev_now(s->loop);
-	for (unsigned i = 0; i < s->batch && s->ready != NULL; i++) {
-		struct sched_entry *e = s->ready;
-		s->ready = e->next;
-		if (s->ready == NULL)
-			s->ready_tail = &s->ready;
-		s->nready--;
-		why[0] = '\0';
-		switch (deliver_message(s->deliver, e->qid, e->fresh, why,
-					sizeof(why))) {
-		case DELIVER_DEFER:
-			defer(s, e, why);
-			break;
-		default:
-			free(e);
-			break;
-		}
-	}
-	if (s->ready == NULL)
-		ev_idle_stop(s->loop, &s->idle);
+	if (res == DELIVER_DEFER)
+		defer(e->owner, e, why);
+	else
+		free(e);
 }
 
 static void
-sched_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+sched_batch_done(void *arg)
+{
+	struct sched *s = arg;
+
+	if (s->ready != NULL)
+		kick(s, 0);
+}
+
+void
+sched_run(struct sched *s)
+{
+	unsigned n = 0;
+
+	if (s->deliver->running)
+		return; /* its end kicks the next batch */
+	s->deliver->now = ev_now(s->loop);
+	while (n < s->batch && s->ready != NULL) {
+		struct sched_entry *e = s->ready;
+		if (deliver_add(s->deliver, e->qid, e->fresh, e) < 0)
+			break;
+		s->ready = e->next;
+		s->nready--;
+		e->next = NULL;
+		n++;
+	}
+	if (s->ready == NULL)
+		s->ready_tail = &s->ready;
+	if (n > 0)
+		deliver_run(s->deliver, sched_result, sched_batch_done, s);
+}
+
+static void
+sched_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
 	sched_run(w->data);
-}
-
-/* Only keeps the loop from blocking while messages are due. */
-static void
-sched_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
 }
 
 static void

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,6 +53,9 @@ spool_fini(struct spool *s)
 {
 	int *fds[] = { &s->tmp_dfd, &s->queue_dfd, &s->corrupt_dfd };
 
+	free(s->spares);
+	s->spares = NULL;
+	s->nspares = 0;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(fds); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -59,10 +63,23 @@ spool_fini(struct spool *s)
 	}
 }
 
-int
-spool_clean_tmp(struct spool *s)
+static bool
+add_spare(struct spool *s, const char *name)
 {
-	int dfd = dup(s->tmp_dfd), n = 0;
+	if (s->spares == NULL &&
+	    (s->spares = calloc(SPOOL_SPARES_MAX, sizeof(*s->spares))) == NULL)
+		return false;
+	if (s->nspares == SPOOL_SPARES_MAX ||
+	    strlen(name) >= sizeof(s->spares[0]))
+		return false;
+	util_strlcpy(s->spares[s->nspares++], name, sizeof(s->spares[0]));
+	return true;
+}
+
+int
+spool_scan_tmp(struct spool *s)
+{
+	int dfd = dup(s->tmp_dfd);
 	DIR *d;
 	struct dirent *de;
 
@@ -75,11 +92,13 @@ spool_clean_tmp(struct spool *s)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (unlinkat(s->tmp_dfd, de->d_name, 0) == 0)
-			n++;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!add_spare(s, de->d_name))
+			unlinkat(s->tmp_dfd, de->d_name, 0);
 	}
 	closedir(d);
-	return n;
+	return (int)s->nspares;
 }
 
 void
@@ -97,6 +116,23 @@ spool_new_qid(struct spool *s, char qid[SPOOL_QID_MAX])
 	snprintf(qid, SPOOL_QID_MAX, "%016llX", (unsigned long long)us);
 }
 
+/* A spare file from tmp/, or a new one; the fd is at offset 0. */
+static int
+open_tmp(struct spool *s, struct spool_file *f)
+{
+	while (s->nspares > 0) {
+		const char *name = s->spares[--s->nspares];
+		int fd = openat(s->tmp_dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			util_strlcpy(f->tmpname, name, sizeof(f->tmpname));
+			return fd;
+		}
+	}
+	util_strlcpy(f->tmpname, f->qid, sizeof(f->tmpname));
+	return openat(s->tmp_dfd, f->tmpname,
+		      O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
 int
 spool_open(struct spool *s, const struct spool_env *env, struct spool_file *f)
 {
@@ -109,8 +145,7 @@ spool_open(struct spool *s, const struct spool_env *env, struct spool_file *f)
 		return -1;
 	}
 	f->env_len = buf_len(&f->wbuf);
-	f->fd = openat(s->tmp_dfd, f->qid,
-		       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f->fd = open_tmp(s, f);
 	if (f->fd < 0) {
 		buf_free(&f->wbuf);
 		return -1;
@@ -169,6 +204,9 @@ spool_finish(struct spool_file *f)
 		    (ssize_t)sizeof(digits))
 			f->err = errno ? errno : EIO;
 	}
+	/* A reused file may be longer than this message: cut it. */
+	if (f->err == 0 && ftruncate(f->fd, (off_t)(f->env_len + f->text)) < 0)
+		f->err = errno;
 	if (f->err != 0) {
 		errno = f->err;
 		return -1;
@@ -180,10 +218,23 @@ void
 spool_abort(struct spool *s, struct spool_file *f)
 {
 	buf_free(&f->wbuf);
-	if (f->fd >= 0) {
-		close(f->fd);
-		if (unlinkat(s->tmp_dfd, f->qid, 0) < 0 && errno != ENOENT)
-			log_warn("%s: unlink tmp", f->qid);
-	}
+	if (f->fd < 0)
+		return;
+	close(f->fd);
 	f->fd = -1;
+	/* After an I/O error the space goes back to the file system. */
+	if (f->err != 0 || !add_spare(s, f->tmpname))
+		if (unlinkat(s->tmp_dfd, f->tmpname, 0) < 0 && errno != ENOENT)
+			log_warn("%s: unlink tmp/%s", f->qid, f->tmpname);
+}
+
+int
+spool_recycle(struct spool *s, const char *qid)
+{
+	if (s->nspares < SPOOL_SPARES_MAX &&
+	    renameat(s->queue_dfd, qid, s->tmp_dfd, qid) == 0) {
+		add_spare(s, qid);
+		return 0;
+	}
+	return unlinkat(s->queue_dfd, qid, 0);
 }

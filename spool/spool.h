@@ -2,16 +2,22 @@
  * spool: the queue directory and the writing of one message.
  *
  * On-disk states of a message (SPOOL/...):
- *   tmp/QID      being received; never acknowledged; deleted at start-up.
- *   queue/QID    complete: written, fdatasync'd, renamed here, and the
- *                queue directory fsync'd (spool_commit) before the client
- *                got its 250. Delivered by the queue runner.
+ *   tmp/NAME     a file being written, or a spare file kept for reuse;
+ *                never acknowledged, never delivered.
+ *   queue/QID    complete: written, made durable, renamed here, and the
+ *                rename made durable (spool_commit) before the client got
+ *                its 250. Delivered by the queue runner.
  *   corrupt/QID  a queue file that failed validation, kept for the admin.
- * Transitions: spool_open creates tmp/QID (O_EXCL) with the envelope;
- * spool_write appends text; spool_finish fixes the size; spool_commit
- * makes it durable and renames it (renameat2 NOREPLACE) into queue/;
- * spool_abort unlinks tmp/QID. After delivery the queue runner marks
- * recipients done in place and unlinks queue/QID (see deliver.h).
+ * Transitions: spool_open takes a spare file from tmp/ (or creates one),
+ * writes the envelope over it from offset 0; spool_write appends text;
+ * spool_finish fixes the size and cuts the file to it; spool_commit makes
+ * its data durable, renames it (renameat2 NOREPLACE) into queue/QID and
+ * makes that durable; spool_abort returns it to tmp/ as a spare. After
+ * delivery the queue runner marks recipients done in place, and once all
+ * are done and durable, spool_recycle moves queue/QID back to tmp/ as a
+ * spare (or unlinks it when there are enough spares).
+ * Spares exist because reusing a file's inode and blocks is much cheaper
+ * for the file system than creating and deleting one per message.
  *
  * Blocks only on local disk. Write errors are latched in the file and
  * reported by spool_finish / the commit, never silently dropped.
@@ -23,30 +29,49 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "spool/flush.h"
 #include "spool/spool_env.h"
+
+struct spool_commit;
 
 #define SPOOL_PATH_MAX 512
 #define SPOOL_WBUF_MAX (64 * 1024)
 #define SPOOL_WBUF_FLUSH (32 * 1024)
 
+/*
+ * How a batch is made durable: fdatasync/fsync of each file and directory,
+ * or one syncfs(2) of the file system for the whole batch (far fewer
+ * journal commits; it also flushes other programs' data on that file
+ * system).
+ */
+enum spool_sync { SPOOL_SYNC_SYNCFS, SPOOL_SYNC_FSYNC };
+
+#define SPOOL_SPARES_MAX 1024
+
 struct spool {
+	enum spool_sync sync;
 	char dir[SPOOL_PATH_MAX];
 	int tmp_dfd;
 	int queue_dfd;
 	int corrupt_dfd;
 	uint64_t last_us; /* queue ids grow strictly */
+	char (*spares)[SPOOL_QID_MAX]; /* names of spare files in tmp/ */
+	unsigned nspares;
 };
 
 struct spool_file {
 	char qid[SPOOL_QID_MAX];
+	char tmpname[SPOOL_QID_MAX]; /* its name in tmp/ until committed */
 	int fd;
 	int err;          /* first errno latched, 0 if none */
 	uint64_t text;    /* text bytes written so far */
 	size_t zoff;      /* file offset of the Z digits */
 	size_t env_len;   /* envelope length (text starts here) */
 	struct buf wbuf;  /* pending writes */
-	/* group commit */
+	/* group commit: the first file of a batch carries the batch */
 	struct spool_file *next_commit;
+	struct flush_req batch_req;
+	struct spool_commit *batch_gc;
 	void (*done)(void *arg, int err);
 	void *arg;
 };
@@ -55,8 +80,12 @@ struct spool_file {
 int spool_init(struct spool *s, const char *dir);
 void spool_fini(struct spool *s);
 
-/* Removes every tmp/ file (messages never acknowledged). Returns count. */
-int spool_clean_tmp(struct spool *s);
+/*
+ * Takes stock of tmp/ at start-up: every file there was never
+ * acknowledged and becomes a spare (extra ones are removed). Returns the
+ * number of spares, or -1.
+ */
+int spool_scan_tmp(struct spool *s);
 
 /* A fresh queue id: 16 hex digits of microseconds, strictly increasing. */
 void spool_new_qid(struct spool *s, char qid[SPOOL_QID_MAX]);
@@ -77,7 +106,13 @@ void spool_write(struct spool_file *f, const void *data, size_t len);
  */
 int spool_finish(struct spool_file *f);
 
-/* Closes and unlinks tmp/QID. */
+/* Gives up the message: its file goes back to the spares (or away). */
 void spool_abort(struct spool *s, struct spool_file *f);
+
+/*
+ * queue/QID is fully delivered (and that is durable): it becomes a spare
+ * in tmp/, or is unlinked when there are enough. 0 or -1.
+ */
+int spool_recycle(struct spool *s, const char *qid);
 
 #endif

@@ -9,13 +9,16 @@
 
 void
 spool_commit_init(struct spool_commit *gc, struct spool *spool,
+		  struct flush *flush,
 		  void (*queued)(void *arg, const char *qid), void *arg)
 {
 	gc->spool = spool;
+	gc->flush = flush;
 	gc->head = NULL;
 	gc->tail = &gc->head;
 	gc->queued = queued;
 	gc->queued_arg = arg;
+	gc->inflight = 0;
 	gc->batches = gc->files = 0;
 }
 
@@ -30,57 +33,100 @@ spool_commit(struct spool_commit *gc, struct spool_file *f,
 	gc->tail = &f->next_commit;
 }
 
-/* Durable file, then visible name; the directory is synced per batch. */
+/* Visible name for a durable file. */
 static bool
 commit_file(struct spool *s, struct spool_file *f)
 {
-	if (fdatasync(f->fd) < 0) {
+	if (f->err == 0 && s->sync == SPOOL_SYNC_FSYNC && fdatasync(f->fd) < 0) {
 		f->err = errno;
 		log_warn("%s: fdatasync of queue file", f->qid);
-	} else if (renameat2(s->tmp_dfd, f->qid, s->queue_dfd, f->qid,
-			     RENAME_NOREPLACE) < 0) {
+	}
+	if (f->err == 0 && renameat2(s->tmp_dfd, f->tmpname, s->queue_dfd,
+				     f->qid, RENAME_NOREPLACE) < 0) {
 		f->err = errno;
 		log_warn("%s: rename into queue", f->qid);
 	}
-	close(f->fd);
-	f->fd = -1;
 	if (f->err != 0) {
-		unlinkat(s->tmp_dfd, f->qid, 0);
+		spool_abort(s, f);
 		return false;
 	}
+	close(f->fd);
+	f->fd = -1;
 	return true;
 }
 
-void
-spool_commit_run(struct spool_commit *gc)
+/* The names are durable: tell every session of the batch. */
+static void
+names_durable(void *arg, int err)
 {
-	struct spool_file *list = gc->head, *f, *next;
-	bool any = false;
-	int dir_err = 0;
+	struct spool_file *head = arg, *f, *next;
+	struct spool_commit *gc = head->batch_gc;
 
-	if (list == NULL)
-		return;
-	gc->head = NULL;
-	gc->tail = &gc->head;
-	for (f = list; f != NULL; f = f->next_commit)
-		any |= commit_file(gc->spool, f);
-	if (any && fsync(gc->spool->queue_dfd) < 0) {
+	if (err != 0) {
 		/*
 		 * The renames may not survive a crash: no 250 may go out.
 		 * The files stay queued, so at worst the client's retry
 		 * delivers a duplicate; nothing acknowledged is lost.
 		 */
-		dir_err = errno;
-		log_warn("fsync of queue directory");
+		errno = err;
+		log_warn("making the queue directory durable");
 	}
-	gc->batches++;
-	for (f = list; f != NULL; f = next) {
+	gc->inflight--;
+	/* done() may free its file, the head included: read next first. */
+	for (f = head; f != NULL; f = next) {
+		int e = f->err ? f->err : err;
 		next = f->next_commit;
-		int err = f->err ? f->err : dir_err;
 		if (f->err == 0) {
 			gc->files++;
 			gc->queued(gc->queued_arg, f->qid);
 		}
-		f->done(f->arg, err);
+		f->done(f->arg, e);
 	}
+}
+
+/* The data is durable: rename into queue/, then make that durable. */
+static void
+data_durable(void *arg, int err)
+{
+	struct spool_file *head = arg, *f;
+	struct spool_commit *gc = head->batch_gc;
+	bool any = false;
+	int derr = 0;
+
+	if (err != 0) {
+		errno = err;
+		log_warn("flushing queue files");
+	}
+	for (f = head; f != NULL; f = f->next_commit) {
+		if (f->err == 0)
+			f->err = err;
+		any |= commit_file(gc->spool, f);
+	}
+	if (any && gc->spool->sync == SPOOL_SYNC_SYNCFS) {
+		flush_request(gc->flush, &head->batch_req, FLUSH_DIR,
+			      names_durable, head);
+		return;
+	}
+	if (any && fsync(gc->spool->queue_dfd) < 0)
+		derr = errno;
+	names_durable(head, derr);
+}
+
+void
+spool_commit_run(struct spool_commit *gc)
+{
+	struct spool_file *head = gc->head;
+
+	if (head == NULL)
+		return;
+	gc->head = NULL;
+	gc->tail = &gc->head;
+	gc->inflight++;
+	gc->batches++;
+	head->batch_gc = gc;
+	if (gc->spool->sync == SPOOL_SYNC_SYNCFS)
+		flush_request(gc->flush, &head->batch_req, FLUSH_ALL,
+			      data_durable, head);
+	else
+		data_durable(head, 0);
 }

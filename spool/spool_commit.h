@@ -1,12 +1,15 @@
 /*
  * spool_commit: group commit. Messages that finished DATA during one loop
- * turn are made durable together, from the loop's prepare hook: each file
- * is fdatasync'd and renamed (NOREPLACE) from tmp/ into queue/, then the
- * queue directory is fsync'd once for the whole batch, and only then is
- * each waiting session told (its 250 goes out after this). A failure
- * anywhere reports an error to that message's session (451), never a 250.
- * Committed messages are handed to the queue runner through queued().
- * Blocks only on local disk (the fsyncs of one batch).
+ * turn are made durable together, from the loop's prepare hook, in this
+ * order: the data of every file (one syncfs through the flush child, or
+ * an fdatasync per file, see enum spool_sync); then each file is renamed
+ * (NOREPLACE) from tmp/ into queue/; then the renames are made durable
+ * (the next syncfs, or one fsync of queue/); only then is each waiting
+ * session told, so its 250 goes out after the message is on disk. A
+ * failure anywhere reports an error to that message's session (451),
+ * never a 250. Committed messages go to the queue runner via queued().
+ * With the flush child the loop never waits for the disk; in fsync mode
+ * it does (bounded local disk work).
  */
 #ifndef VD_SPOOL_COMMIT_H
 #define VD_SPOOL_COMMIT_H
@@ -14,31 +17,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "spool/flush.h"
 #include "spool/spool.h"
 
 struct spool_commit {
 	struct spool *spool;
+	struct flush *flush; /* used in SPOOL_SYNC_SYNCFS mode */
 	struct spool_file *head;
 	struct spool_file **tail;
 	void (*queued)(void *arg, const char *qid);
 	void *queued_arg;
+	unsigned inflight; /* batches waiting for the disk */
 	uint64_t batches;
 	uint64_t files;
 };
 
 void spool_commit_init(struct spool_commit *gc, struct spool *spool,
+		       struct flush *flush,
 		       void (*queued)(void *arg, const char *qid), void *arg);
 
 /*
  * Queues a finished file (spool_finish returned 0) for the next batch.
  * done(arg, 0) is called once it is durable in queue/, or done(arg, errno)
  * when it could not be made durable (the file is then gone). The file's
- * fd is closed either way. done may be called from spool_commit_run only.
+ * fd is closed either way. done is called from the loop, never from
+ * spool_commit itself.
  */
 void spool_commit(struct spool_commit *gc, struct spool_file *f,
 		  void (*done)(void *arg, int err), void *arg);
 
-/* Runs one batch (from the prepare hook). */
+/* Starts one batch with what is queued (from the prepare hook). */
 void spool_commit_run(struct spool_commit *gc);
 
 static inline bool
