@@ -63,24 +63,34 @@ SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/unit
 
 all: $(REL_BINS)
 
+# V=1 shows the full compiler command lines.
+Q := $(if $(V),,@)
+
 $(B)/rel/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(CPPFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(REL_FLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(B)/san/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $@")
+	$(Q)$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+define link
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(1) -o $@ $^ $(2)
+endef
 
 $(B)/rel/vdmaild: $(call objs,rel,$(VDMAILD_SRCS))
-	$(CC) $(REL_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
+	$(call link,$(REL_FLAGS),$(VDMAILD_LIBS))
 $(B)/rel/vdctl: $(call objs,rel,$(VDCTL_SRCS))
-	$(CC) $(REL_FLAGS) -o $@ $^ $(VDCTL_LIBS)
+	$(call link,$(REL_FLAGS),$(VDCTL_LIBS))
 $(B)/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDMAILD_LIBS)
+	$(call link,$(SAN_FLAGS),$(VDMAILD_LIBS))
 $(B)/san/vdctl: $(call objs,san,$(VDCTL_SRCS))
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(VDCTL_LIBS)
+	$(call link,$(SAN_FLAGS),$(VDCTL_LIBS))
 $(B)/san/unit: $(call objs,san,$(UNIT_SRCS) $(UNIT_LIB_SRCS))
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
+	$(call link,$(SAN_FLAGS),$(UNIT_LIBS))
 
 deps:
 	@tools/deps.sh run
