@@ -88,8 +88,13 @@ text_byte(struct smtp_data *d, char c)
 		d->state = ST_CR;
 		break;
 	case '\n':
+		/*
+		 * A bare LF ends nothing: were it a line end, LF "." CRLF
+		 * would end the message early and smuggle the rest in.
+		 */
 		d->errors |= SMTP_DATA_E_BARE_LF;
-		end_line(d);
+		d->line_len = 0;
+		d->state = ST_TEXT;
 		break;
 	case '\0':
 		d->errors |= SMTP_DATA_E_NUL;
@@ -113,7 +118,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
 		switch (d->state) {
 		case ST_BOL:
 			if (c == '.' && d->dot_mode) {
-				line_byte(d);
+				/* RFC 5321 4.5.3.1.6: the stuffed dot is not counted. */
 				flush(&r, in + i);
 				r.start = in + i + 1; /* the stuffing dot goes */
 				d->state = ST_DOT;

@@ -278,8 +278,15 @@ parse_param(const char *k, size_t kl, const char *v, size_t vl, bool has_v,
 		if (*seen & 1)
 			return err(e, 501, "5.5.4", "Duplicate SIZE");
 		*seen |= 1;
-		if (!has_v || util_parse_u64(v, vl, UINT64_MAX, &prm->size) < 0)
+		/* RFC 1870: 1*20DIGIT; a value past 2^64 is just too big. */
+		if (!has_v || vl == 0 || vl > 20)
 			return err(e, 501, "5.5.4", "Syntax: SIZE=number");
+		for (size_t i = 0; i < vl; i++)
+			if (v[i] < '0' || v[i] > '9')
+				return err(e, 501, "5.5.4",
+					   "Syntax: SIZE=number");
+		if (util_parse_u64(v, vl, UINT64_MAX, &prm->size) < 0)
+			prm->size = UINT64_MAX;
 		prm->has_size = true;
 		return 0;
 	}

@@ -682,19 +682,20 @@ smtp_input(struct conn *c)
 
 	while (!conn_is_closing(c) &&
 	       !(c->flags & (CONN_F_PAUSED | CONN_F_STARTTLS)) &&
-	       buf_len(&c->out) < CONN_OUT_HIGH && buf_len(&c->in) > 0) {
-		if (s->mode == SMTP_M_DATA) {
-			if (!feed_data(s))
-				break;
-			continue;
-		}
+	       buf_len(&c->out) < CONN_OUT_HIGH) {
+		/* A chunk may be complete with no byte left (BDAT 0 LAST). */
 		if (s->mode == SMTP_M_CHUNK) {
 			if (!feed_chunk(s))
 				break;
 			continue;
 		}
-		if (s->mode == SMTP_M_COMMIT)
+		if (s->mode == SMTP_M_COMMIT || buf_len(&c->in) == 0)
 			break;
+		if (s->mode == SMTP_M_DATA) {
+			if (!feed_data(s))
+				break;
+			continue;
+		}
 		rc = buf_getline(&c->in, SMTP_LINE_MAX, &l, &len, &used);
 		if (rc == 0)
 			break;

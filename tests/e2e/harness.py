@@ -16,6 +16,7 @@ A test script does:
                            # prints "smtp: N passed, N failed", exits
 """
 
+import atexit
 import os
 import shutil
 import signal
@@ -116,6 +117,7 @@ def cert_dir():
     global _cert_cache
     if _cert_cache is None:
         _cert_cache = tempfile.mkdtemp(prefix="vdmail-certs-")
+        atexit.register(shutil.rmtree, _cert_cache, True)
     return _cert_cache
 
 
