@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -59,6 +61,25 @@ mkdir_durable(int parent, const char *name)
 	return fsync(parent);
 }
 
+/*
+ * Opens a directory below the store without following symbolic links or
+ * "..", so a planted link cannot send mail outside the store.
+ */
+static int
+open_beneath(int dfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	};
+	long fd = syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS)
+		return openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					   O_NOFOLLOW);
+	return (int)fd;
+}
+
 int
 store_open_box(struct store *st, const char *mailbox)
 {
@@ -70,8 +91,8 @@ store_open_box(struct store *st, const char *mailbox)
 	if (fd < 0)
 		return -1;
 	/* Fast path: an existing mailbox opens in one call. */
-	next = openat(st->dfd, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (next >= 0 && faccessat(next, "cur", F_OK, 0) == 0) {
+	next = open_beneath(st->dfd, mailbox);
+	if (next >= 0 && faccessat(next, "cur", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		close(fd);
 		return next;
 	}
@@ -85,8 +106,7 @@ store_open_box(struct store *st, const char *mailbox)
 	for (comp = strtok_r(path, "/", &save); comp != NULL;
 	     comp = strtok_r(NULL, "/", &save)) {
 		if (mkdir_durable(fd, comp) < 0 ||
-		    (next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
-						      O_CLOEXEC)) < 0) {
+		    (next = open_beneath(fd, comp)) < 0) {
 			close(fd);
 			return -1;
 		}
@@ -286,7 +306,7 @@ store_quota_usage(struct store *st, const char *mailbox, const char *def,
 	int boxfd;
 
 	u->bytes = u->msgs = 0;
-	boxfd = openat(st->dfd, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	boxfd = open_beneath(st->dfd, mailbox);
 	if (boxfd < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (read_maildirsize(boxfd, have, sizeof(have), u) == 0 &&

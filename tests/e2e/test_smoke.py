@@ -34,4 +34,29 @@ def queue_is_empty_after_delivery():
     assert srv.wait_queue_empty(), srv.queue()
 
 
+@r.test
+def symlinked_mailbox_is_not_followed():
+    # A link planted in the store must not send mail outside it.
+    import tempfile, time
+    outside = tempfile.mkdtemp(prefix="vdmail-outside-")
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(outside, sub))
+    os.makedirs(os.path.join(srv.store, "example.com"), exist_ok=True)
+    os.symlink(outside, os.path.join(srv.store, "example.com", "postmaster"))
+    with srv.smtp() as s:
+        s.sendmail("sender@remote.test", ["postmaster@example.com"], BODY)
+    deadline = time.time() + 5
+    while time.time() < deadline and "deferred" not in srv.log():
+        time.sleep(0.05)
+    assert os.listdir(os.path.join(outside, "new")) == []
+    assert len(srv.queue()) == 1, srv.queue()
+    assert "deferred" in srv.log()
+    os.unlink(os.path.join(srv.store, "example.com", "postmaster"))
+    # Once the link is gone the retry delivers into the real mailbox.
+    assert len(srv.wait_messages("example.com/postmaster", 1, timeout=10)) == 1
+    assert srv.wait_queue_empty()
+    import shutil
+    shutil.rmtree(outside)
+
+
 r.finish(srv)
