@@ -241,10 +241,11 @@ recalc(int boxfd, struct store_usage *u)
 static int
 write_maildirsize(int boxfd, const char *def, const struct store_usage *u)
 {
-	char tmp[64], text[128];
+	/* One fixed name: vdmaild is the only writer; a crash leaves no litter. */
+	const char *tmp = "tmp/maildirsize.new";
+	char text[128];
 	int fd, n;
 
-	snprintf(tmp, sizeof(tmp), "tmp/maildirsize.%ld", (long)getpid());
 	n = snprintf(text, sizeof(text), "%s\n%llu %llu\n", def,
 		     (unsigned long long)u->bytes, (unsigned long long)u->msgs);
 	fd = openat(boxfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -266,7 +267,7 @@ write_maildirsize(int boxfd, const char *def, const struct store_usage *u)
 static int
 read_maildirsize(int boxfd, char *def_r, size_t deflen, struct store_usage *u)
 {
-	char text[MAILDIRSIZE_MAX + 1];
+	char text[MAILDIRSIZE_MAX + 2]; /* one byte past the limit, and a NUL */
 	int fd = openat(boxfd, "maildirsize", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	char *line, *save = NULL;
@@ -274,7 +275,7 @@ read_maildirsize(int boxfd, char *def_r, size_t deflen, struct store_usage *u)
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, text, sizeof(text));
+	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n <= 0 || (line = memchr(text, '\n', (size_t)n)) == NULL)
 		return -1;
@@ -315,7 +316,8 @@ store_quota_usage(struct store *st, const char *mailbox, const char *def,
 		return 0;
 	}
 	recalc(boxfd, u);
-	write_maildirsize(boxfd, def ? def : have, u);
+	if (!st->readonly)
+		write_maildirsize(boxfd, def ? def : have, u);
 	close(boxfd);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #ifndef VD_STORE_H
 #define VD_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -25,6 +26,7 @@
 struct store {
 	char dir[STORE_PATH_MAX];
 	int dfd;
+	bool readonly; /* vdctl: read usage, never write maildirsize */
 	char host[128]; /* host name made safe for Maildir names */
 };
 

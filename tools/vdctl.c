@@ -190,6 +190,7 @@ cmd_route(const char *conf, const char *addr, const char *size)
 	if (access(cfg.store_dir, F_OK) == 0 &&
 	    store_init(&st, cfg.store_dir, cfg.hostname) < 0)
 		st.dfd = -1;
+	st.readonly = true;
 	memset(&o, 0, sizeof(o));
 	o.store = st.dfd >= 0 ? &st : NULL;
 	o.default_quota = cfg.default_quota;

@@ -190,12 +190,18 @@ class Server:
                                check=True, capture_output=True, timeout=30)
 
     # ---- process ----
-    def start(self, timeout=20):
+    def start(self, timeout=20, wrapper=None):
+        """Starts vdmaild (behind wrapper, e.g. an strace command line)."""
         env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        # LeakSanitizer cannot run under ptrace (strace): off when wrapped.
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=%d:abort_on_error=0"
+                       % (0 if wrapper else 1))
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
         log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", self.conf],
+        self.proc = subprocess.Popen(list(wrapper or []) +
+                                     [self.binary, "-c", self.conf],
                                      stdout=log, stderr=log, env=env)
         log.close()
         deadline = time.time() + timeout
@@ -226,11 +232,40 @@ class Server:
         self.proc = None
         return rc
 
+    def pid(self):
+        """vdmaild's own pid (not a wrapper's), from its pid file."""
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
     def kill9(self):
-        if self.proc is not None:
+        """SIGKILL to vdmaild itself, then reaps its wrapper if any."""
+        if self.proc is None:
+            return
+        pid = self.pid()
+        try:
+            os.kill(pid if pid else self.proc.pid, signal.SIGKILL)
+        except (OSError, TypeError):
+            pass
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
-            self.proc = None
+        self.proc = None
+
+    def wait_exit(self, timeout=20):
+        """Waits for vdmaild (or its wrapper) to end; returns the status."""
+        if self.proc is None:
+            return None
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return "running"
+        self.proc = None
+        return rc
 
     def restart(self):
         self.stop()
