@@ -130,7 +130,8 @@ open_output(struct build *b, const char *dest, char *tmp, size_t tmpsize)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	/* Read and write: tinycdb reads records back to find duplicates. */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  mode);
 	if (fd >= 0)
 		fchmod(fd, mode);
@@ -174,10 +175,12 @@ tbl_build_text(enum tbl_kind kind, const char *src, const char *dest,
 		return -1;
 	}
 	rc = cdb_make_start(&b.cm, fd);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = build_stream(&b, in);
-	if (rc == 0)
-		rc = cdb_make_finish(&b.cm);
+		/* Always finished: it also frees tinycdb's tables. */
+		if (cdb_make_finish(&b.cm) < 0)
+			rc = -1;
+	}
 	if (rc < 0)
 		fprintf(errs, "%s: %s\n", dest ? dest : src, strerror(errno));
 	if (in != stdin)
