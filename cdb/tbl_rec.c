@@ -523,7 +523,8 @@ tbl_rec_user_mailbox(const char *login, size_t len, const struct tbl_user *u,
 
 	if (u->mailbox[0] != '\0')
 		return util_copy(out, outlen, u->mailbox, strlen(u->mailbox));
-	if (at <= 0)
+	/* The local part must stay one path component below its domain. */
+	if (at <= 0 || util_find(login, (size_t)at, '/') >= 0)
 		return -1;
 	if (util_fmt(out, outlen, "%.*s/%.*s", (int)(len - (size_t)at - 1),
 		     login + at + 1, (int)at, login) < 0)

@@ -1,0 +1,123 @@
+/*
+ * The module boundaries of DESIGN.md, checked rather than hoped for:
+ * protocols never touch a descriptor, only core/tls.c sees BearSSL,
+ * nothing outside tools/ sees LDAP, and vdmaild is not linked with it.
+ */
+#include <dirent.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "tests/unit/t.h"
+
+/* Calls every matching line of every .c/.h in dir; returns the count. */
+static int
+grep_dir(const char *dir, const char *pattern, const char *except,
+	 char *first, size_t firstlen)
+{
+	regex_t re;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int hits = 0;
+
+	T_ASSERT(d != NULL);
+	T_EQ_INT(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char path[512], line[4096];
+		if (n < 3 || (strcmp(de->d_name + n - 2, ".c") &&
+			      strcmp(de->d_name + n - 2, ".h")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (except != NULL && strcmp(path, except) == 0)
+			continue;
+		FILE *f = fopen(path, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			if (regexec(&re, line, 0, NULL, 0) == 0) {
+				if (hits++ == 0)
+					snprintf(first, firstlen, "%s: %s",
+						 path, line);
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	closedir(d);
+	regfree(&re);
+	return hits;
+}
+
+static void
+at_repo_root(void)
+{
+	if (access("core/conn.c", F_OK) != 0 ||
+	    access("protocols/smtp_server.c", F_OK) != 0)
+		t_fail(__FILE__, __LINE__, "run the unit tests from the "
+		       "repository root");
+}
+
+T_TEST(layering_protocols_never_touch_descriptors)
+{
+	char first[600] = "";
+
+	at_repo_root();
+	/* A call: the name, then "(", not preceded by a letter or "_". */
+	T_EQ_INT(grep_dir("protocols", "(^|[^A-Za-z0-9_.>])(read|write|send|"
+			  "recv|open|openat|close|socket|accept|pread|pwrite|"
+			  "fopen)[[:space:]]*\\(", NULL, first, sizeof(first)),
+		 0);
+	(void)first;
+}
+
+T_TEST(layering_only_tls_sees_bearssl)
+{
+	static const char *const dirs[] = { "core", "cdb", "spool",
+					     "protocols", "tools" };
+	char first[600] = "";
+
+	at_repo_root();
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (grep_dir(dirs[i], "#include <bearssl", "core/tls.c", first,
+			     sizeof(first)) != 0)
+			t_fail(__FILE__, __LINE__, "%s", first);
+	T_ASSERT(grep_dir("core", "#include <bearssl", NULL, first,
+			  sizeof(first)) == 1);
+}
+
+T_TEST(layering_ldap_stays_in_tools)
+{
+	static const char *const dirs[] = { "core", "cdb", "spool",
+					     "protocols" };
+	char first[600] = "";
+
+	at_repo_root();
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (grep_dir(dirs[i], "#include <(ldap|lber)\\.h>", NULL, first,
+			     sizeof(first)) != 0)
+			t_fail(__FILE__, __LINE__, "%s", first);
+}
+
+T_TEST(layering_vdmaild_does_not_link_ldap)
+{
+	char self[1024], cmd[1200], out[8192];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	size_t got;
+
+	T_ASSERT(n > 0);
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	T_ASSERT(slash != NULL);
+	strcpy(slash + 1, "vdmaild");
+	if (access(self, X_OK) != 0)
+		t_fail(__FILE__, __LINE__, "%s not built", self);
+	snprintf(cmd, sizeof(cmd), "ldd '%s' 2>&1", self);
+	FILE *p = popen(cmd, "r");
+	T_ASSERT(p != NULL);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = '\0';
+	T_EQ_INT(pclose(p), 0);
+	T_ASSERT(strstr(out, "libev") != NULL); /* ldd did its job */
+	if (strstr(out, "libldap") != NULL || strstr(out, "liblber") != NULL)
+		t_fail(__FILE__, __LINE__, "vdmaild links LDAP:\n%s", out);
+}
