@@ -278,6 +278,8 @@ decode_domain_field(void *rec, unsigned *seen, const char *name,
 	}
 	if (strcmp(name, "admin") == 0) {
 		size_t used = strlen(r->admins);
+
+		*seen |= 32; /* repeatable, but never beside alias= */
 		if (vlen == 0 || !is_printable(v, vlen))
 			return fail(err, errlen, "field 'admin': empty DN");
 		if (used + vlen + 2 > sizeof(r->admins))

@@ -56,6 +56,7 @@ T_TEST(tbl_rec_invalid_records_name_the_field)
 		{ TBL_DOMAINS, "ex ample.com", "", "key" },
 		{ TBL_DOMAINS, "example..com", "", "key" },
 		{ TBL_DOMAINS, "a.test", "alias=b.test status=active", "alias" },
+		{ TBL_DOMAINS, "a.test", "alias=b.test admin=x", "alias" },
 		{ TBL_DOMAINS, "a.test", "alias=B.test", "alias" },
 		{ TBL_DOMAINS, "a.test", "status=active status=active", "twice" },
 		{ TBL_DOMAINS, "a.test", "postmaster=nobody", "postmaster" },
