@@ -124,7 +124,7 @@ start_spool(struct vd *vd)
 		log_fatal("spool %s/tmp", vd->cfg.spool_dir);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
 		flush_init(&vd->flush, vd->loop, vd->spool.queue_dfd,
-			   vd->store.dfd, vd->spool.queue_dfd);
+			   vd->store.dfd);
 	spool_commit_init(&vd->commit, &vd->spool, &vd->flush, queued_cb, vd);
 	vd->deliver.spool = &vd->spool;
 	vd->deliver.store = &vd->store;

@@ -201,3 +201,24 @@ util_format_ip(const struct sockaddr_storage *sa, char *out, size_t outlen)
 	if (a == NULL || inet_ntop(sa->ss_family, a, out, (socklen_t)outlen) == NULL)
 		util_strlcpy(out, "unknown", outlen);
 }
+
+uint32_t
+util_crc32(uint32_t crc, const void *data, size_t len)
+{
+	static uint32_t table[256];
+	const unsigned char *p = data;
+
+	/* Built on first use; the same on every call, so no state to share. */
+	if (table[1] == 0) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc;
+	for (size_t i = 0; i < len; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}

@@ -67,6 +67,12 @@ struct sockaddr_storage;
 void util_format_ip(const struct sockaddr_storage *sa, char *out,
 		    size_t outlen);
 
+/*
+ * CRC-32 (IEEE 802.3, as zlib): crc = util_crc32(0, data, len), then feed
+ * further pieces with the running value.
+ */
+uint32_t util_crc32(uint32_t crc, const void *data, size_t len);
+
 /* Finds byte c in s[0..len); returns its index or -1. */
 long util_find(const char *s, size_t len, char c);
 

@@ -82,9 +82,35 @@ quarantine(struct deliver *d, struct deliver_job *j, const char *why)
 		log_warn("%s: move to corrupt/", j->qid);
 }
 
-/* 1 loaded, 0 gone (or quarantined), -1 try later (j->why). */
+/* 1 when the text matches the envelope's CRC, 0 if not, -1 on I/O error. */
 static int
-load(struct deliver *d, struct deliver_job *j)
+text_intact(struct deliver_job *j)
+{
+	char buf[65536];
+	uint64_t left = j->env.size;
+	off_t off = (off_t)j->env.text_off;
+	uint32_t crc = 0;
+
+	while (left > 0) {
+		ssize_t n = pread(j->fd, buf, left < sizeof(buf) ? left
+							       : sizeof(buf),
+				  off);
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		crc = util_crc32(crc, buf, (size_t)n);
+		off += n;
+		left -= (uint64_t)n;
+	}
+	return crc == j->env.crc;
+}
+
+/*
+ * 1 loaded, 0 gone (or quarantined), -1 try later (j->why). A message not
+ * fresh from this run's commit may have been torn by a crash: its text is
+ * checked against the envelope's CRC before anything is delivered.
+ */
+static int
+load(struct deliver *d, struct deliver_job *j, bool fresh)
 {
 	char err[160];
 	struct stat st;
@@ -105,6 +131,17 @@ load(struct deliver *d, struct deliver_job *j)
 	    strcmp(j->env.qid, j->qid) != 0) {
 		quarantine(d, j, rc < 0 ? err : "size or id does not match");
 		return 0;
+	}
+	if (!fresh) {
+		rc = text_intact(j);
+		if (rc < 0) {
+			util_strlcpy(j->why, strerror(errno), sizeof(j->why));
+			return -1;
+		}
+		if (rc == 0) {
+			quarantine(d, j, "text does not match its CRC");
+			return 0;
+		}
 	}
 	return 1;
 }
@@ -269,7 +306,7 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 	j->fd = j->tmpfd = -1;
 	util_strlcpy(j->qid, qid, sizeof(j->qid));
 	d->jobs[d->njobs++] = j;
-	rc = load(d, j);
+	rc = load(d, j, fresh);
 	if (rc <= 0) {
 		j->settled = true;
 		j->res = rc == 0 ? DELIVER_GONE : DELIVER_DEFER;
@@ -485,7 +522,7 @@ after_links(void *arg, int err)
 		marked |= j->marked;
 	}
 	if (marked && d->sync == SPOOL_SYNC_SYNCFS)
-		flush_request(d->flush, &d->req, FLUSH_ALL, finish, d);
+		flush_request(d->flush, &d->req, finish, d);
 	else
 		finish(d, 0);
 }
@@ -520,7 +557,7 @@ after_tmp(void *arg, int err)
 	}
 	/* Links, and names found from an earlier try, must be on disk first. */
 	if (d->sync == SPOOL_SYNC_SYNCFS && any_linked(d))
-		flush_request(d->flush, &d->req, FLUSH_ALL, after_links, d);
+		flush_request(d->flush, &d->req, after_links, d);
 	else
 		after_links(d, 0);
 }
@@ -542,7 +579,7 @@ deliver_run(struct deliver *d, deliver_result_fn *result,
 		return;
 	}
 	if (d->sync == SPOOL_SYNC_SYNCFS) {
-		flush_request(d->flush, &d->req, FLUSH_ALL, after_tmp, d);
+		flush_request(d->flush, &d->req, after_tmp, d);
 		return;
 	}
 	fsync_tmp(d);

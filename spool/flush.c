@@ -13,17 +13,7 @@
 #include "core/log.h"
 
 static void flush_io_cb(struct ev_loop *loop, ev_io *w, int revents);
-static int sync_all(const int fds[2]);
 static void flush_child_cb(struct ev_loop *loop, ev_child *w, int revents);
-
-/* One round: 's' syncs the file systems, 'd' only the directory. */
-static int
-sync_round(char kind, const int fds[2], int dirfd)
-{
-	if (kind == 'd')
-		return fsync(dirfd) < 0 ? errno : 0;
-	return sync_all(fds);
-}
 
 static int
 sync_all(const int fds[2])
@@ -39,9 +29,9 @@ sync_all(const int fds[2])
 
 /* The child: one syncfs round per byte received, the errno sent back. */
 static void __attribute__((noreturn))
-child_main(int sock, const int fds[2], int dirfd)
+child_main(int sock, const int fds[2])
 {
-	int keep[4] = { sock, fds[0], fds[1], dirfd }, hi[4], mine[2];
+	int keep[3] = { sock, fds[0], fds[1] }, hi[3], mine[2];
 	char c;
 
 	signal(SIGINT, SIG_IGN);
@@ -49,12 +39,12 @@ child_main(int sock, const int fds[2], int dirfd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	/* Keep only what is needed: no listener or client survives here. */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		hi[i] = keep[i] >= 0 ? fcntl(keep[i], F_DUPFD, 100) : -1;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		if (hi[i] >= 0)
 			dup2(hi[i], 3 + i);
-	close_range(7, ~0U, 0);
+	close_range(6, ~0U, 0);
 	mine[0] = 4;
 	mine[1] = fds[1] >= 0 ? 5 : -1;
 	for (;;) {
@@ -66,7 +56,7 @@ child_main(int sock, const int fds[2], int dirfd)
 				continue;
 			_exit(1);
 		}
-		int err = sync_round(c, mine, 6);
+		int err = sync_all(mine);
 		if (write(3, &err, sizeof(err)) != (ssize_t)sizeof(err))
 			_exit(1);
 	}
@@ -88,7 +78,7 @@ spawn(struct flush *f)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_main(sv[1], f->fds, f->dirfd);
+		child_main(sv[1], f->fds);
 	}
 	close(sv[1]);
 	f->pid = pid;
@@ -103,8 +93,7 @@ spawn(struct flush *f)
 }
 
 int
-flush_init(struct flush *f, struct ev_loop *loop, int fd_a, int fd_b,
-	   int dirfd)
+flush_init(struct flush *f, struct ev_loop *loop, int fd_a, int fd_b)
 {
 	struct stat a, b;
 
@@ -114,7 +103,6 @@ flush_init(struct flush *f, struct ev_loop *loop, int fd_a, int fd_b,
 	f->pending_tail = &f->pending;
 	f->fds[0] = fd_a;
 	f->fds[1] = fd_b;
-	f->dirfd = dirfd;
 	/* One file system: one syncfs is enough. */
 	if (fd_b >= 0 && fstat(fd_a, &a) == 0 && fstat(fd_b, &b) == 0 &&
 	    a.st_dev == b.st_dev)
@@ -140,13 +128,10 @@ complete(struct flush_req *list, int err)
 static void
 start_round(struct flush *f)
 {
-	char c = 'd';
+	char c = 's';
 
 	if (f->inflight != NULL || f->pending == NULL)
 		return;
-	for (struct flush_req *r = f->pending; r != NULL; r = r->next)
-		if (r->kind == FLUSH_ALL)
-			c = 's';
 	f->inflight = f->pending;
 	f->pending = NULL;
 	f->pending_tail = &f->pending;
@@ -158,15 +143,14 @@ start_round(struct flush *f)
 	struct flush_req *list = f->inflight;
 	f->inflight = NULL;
 	f->syncs++;
-	complete(list, sync_round(c, f->fds, f->dirfd));
+	complete(list, sync_all(f->fds));
 	start_round(f);
 }
 
 void
-flush_request(struct flush *f, struct flush_req *r, enum flush_kind kind,
+flush_request(struct flush *f, struct flush_req *r,
 	      void (*done)(void *arg, int err), void *arg)
 {
-	r->kind = kind;
 	r->done = done;
 	r->arg = arg;
 	r->next = NULL;

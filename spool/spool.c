@@ -174,6 +174,7 @@ spool_write(struct spool_file *f, const void *data, size_t len)
 	if (f->err != 0)
 		return;
 	f->text += len;
+	f->crc = util_crc32(f->crc, data, len);
 	if (buf_len(&f->wbuf) + len <= SPOOL_WBUF_FLUSH) {
 		if (buf_append(&f->wbuf, data, len) == 0)
 			return;
@@ -194,12 +195,12 @@ spool_write(struct spool_file *f, const void *data, size_t len)
 int
 spool_finish(struct spool_file *f)
 {
-	char digits[SPOOL_SIZE_DIGITS];
+	char digits[SPOOL_TRAILER_LEN];
 
 	flush_wbuf(f);
 	buf_free(&f->wbuf);
 	if (f->err == 0) {
-		spool_env_set_size(digits, f->text);
+		spool_env_set_size(digits, f->text, f->crc);
 		if (pwrite(f->fd, digits, sizeof(digits), (off_t)f->zoff) !=
 		    (ssize_t)sizeof(digits))
 			f->err = errno ? errno : EIO;

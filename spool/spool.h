@@ -65,6 +65,7 @@ struct spool_file {
 	int fd;
 	int err;          /* first errno latched, 0 if none */
 	uint64_t text;    /* text bytes written so far */
+	uint32_t crc;     /* CRC-32 of the text so far */
 	size_t zoff;      /* file offset of the Z digits */
 	size_t env_len;   /* envelope length (text starts here) */
 	struct buf wbuf;  /* pending writes */

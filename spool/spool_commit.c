@@ -33,7 +33,7 @@ spool_commit(struct spool_commit *gc, struct spool_file *f,
 	gc->tail = &f->next_commit;
 }
 
-/* Visible name for a durable file. */
+/* The file's name in queue/ (its data made durable first in fsync mode). */
 static bool
 commit_file(struct spool *s, struct spool_file *f)
 {
@@ -84,38 +84,54 @@ names_durable(void *arg, int err)
 	}
 }
 
-/* The data is durable: rename into queue/, then make that durable. */
+/*
+ * fsync mode: each file's data is durable, then its name; the directory
+ * is synced once for the batch.
+ */
 static void
-data_durable(void *arg, int err)
+commit_fsync(struct spool_file *head)
 {
-	struct spool_file *head = arg, *f;
 	struct spool_commit *gc = head->batch_gc;
+	struct spool_file *f;
 	bool any = false;
 	int derr = 0;
 
-	if (err != 0) {
-		errno = err;
-		log_warn("flushing queue files");
-	}
-	for (f = head; f != NULL; f = f->next_commit) {
-		if (f->err == 0)
-			f->err = err;
+	for (f = head; f != NULL; f = f->next_commit)
 		any |= commit_file(gc->spool, f);
-	}
-	if (any && gc->spool->sync == SPOOL_SYNC_SYNCFS) {
-		flush_request(gc->flush, &head->batch_req, FLUSH_DIR,
-			      names_durable, head);
-		return;
-	}
 	if (any && fsync(gc->spool->queue_dfd) < 0)
 		derr = errno;
 	names_durable(head, derr);
 }
 
+/*
+ * syncfs mode: the renames come first, then one flush makes data and
+ * names durable together. Until it has, no 250 goes out; a crash before
+ * leaves at worst a torn queue file, which the size and CRC of its
+ * envelope expose (never delivered).
+ */
+static void
+flushed(void *arg, int err)
+{
+	struct spool_file *head = arg, *f;
+	struct spool_commit *gc = head->batch_gc;
+
+	if (err != 0) {
+		errno = err;
+		log_warn("flushing queue files");
+		/* Not durable and not acknowledged: take them back out. */
+		for (f = head; f != NULL; f = f->next_commit)
+			if (f->err == 0 &&
+			    unlinkat(gc->spool->queue_dfd, f->qid, 0) < 0)
+				log_warn("%s: unlink from queue", f->qid);
+	}
+	names_durable(head, err);
+}
+
 void
 spool_commit_run(struct spool_commit *gc)
 {
-	struct spool_file *head = gc->head;
+	struct spool_file *head = gc->head, *f;
+	bool any = false;
 
 	if (head == NULL)
 		return;
@@ -124,9 +140,15 @@ spool_commit_run(struct spool_commit *gc)
 	gc->inflight++;
 	gc->batches++;
 	head->batch_gc = gc;
-	if (gc->spool->sync == SPOOL_SYNC_SYNCFS)
-		flush_request(gc->flush, &head->batch_req, FLUSH_ALL,
-			      data_durable, head);
-	else
-		data_durable(head, 0);
+	if (gc->spool->sync == SPOOL_SYNC_FSYNC) {
+		commit_fsync(head);
+		return;
+	}
+	for (f = head; f != NULL; f = f->next_commit)
+		any |= commit_file(gc->spool, f);
+	if (!any) {
+		names_durable(head, 0);
+		return;
+	}
+	flush_request(gc->flush, &head->batch_req, flushed, head);
 }

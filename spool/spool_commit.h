@@ -1,15 +1,17 @@
 /*
  * spool_commit: group commit. Messages that finished DATA during one loop
- * turn are made durable together, from the loop's prepare hook, in this
- * order: the data of every file (one syncfs through the flush child, or
- * an fdatasync per file, see enum spool_sync); then each file is renamed
- * (NOREPLACE) from tmp/ into queue/; then the renames are made durable
- * (the next syncfs, or one fsync of queue/); only then is each waiting
- * session told, so its 250 goes out after the message is on disk. A
- * failure anywhere reports an error to that message's session (451),
- * never a 250. Committed messages go to the queue runner via queued().
- * With the flush child the loop never waits for the disk; in fsync mode
- * it does (bounded local disk work).
+ * turn are made durable together, from the loop's prepare hook:
+ *   syncfs mode: every file is renamed (NOREPLACE) from tmp/ into queue/,
+ *     then one syncfs through the flush child makes data and names
+ *     durable; a file torn by a crash before it completed fails the size
+ *     and CRC check of its envelope and is never delivered;
+ *   fsync mode: fdatasync of each file, rename, one fsync of queue/.
+ * Only then is each waiting session told, so its 250 goes out after the
+ * message is on disk. A failure anywhere reports an error to that
+ * message's session (451), never a 250, and its file leaves the queue.
+ * Committed messages go to the queue runner via queued(). With the flush
+ * child the loop never waits for the disk; in fsync mode it does
+ * (bounded local disk work).
  */
 #ifndef VD_SPOOL_COMMIT_H
 #define VD_SPOOL_COMMIT_H

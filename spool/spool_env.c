@@ -18,7 +18,7 @@ is_clean(const char *s)
 int
 spool_env_format(struct buf *out, const struct spool_env *e, size_t *zoff_r)
 {
-	static const char zeros[SPOOL_SIZE_DIGITS + 1] = "00000000000000000000";
+	static const char zeros[] = "00000000000000000000 00000000";
 	size_t start = buf_len(out);
 
 	if (!is_clean(e->qid) || !is_clean(e->client) || !is_clean(e->helo) ||
@@ -44,13 +44,13 @@ spool_env_format(struct buf *out, const struct spool_env *e, size_t *zoff_r)
 }
 
 void
-spool_env_set_size(char *dst, uint64_t size)
+spool_env_set_size(char *dst, uint64_t size, uint32_t crc)
 {
-	char tmp[SPOOL_SIZE_DIGITS + 1];
+	char tmp[SPOOL_TRAILER_LEN + 1];
 
-	snprintf(tmp, sizeof(tmp), "%0*llu", SPOOL_SIZE_DIGITS,
-		 (unsigned long long)size);
-	memcpy(dst, tmp, SPOOL_SIZE_DIGITS);
+	snprintf(tmp, sizeof(tmp), "%0*llu %08x", SPOOL_SIZE_DIGITS,
+		 (unsigned long long)size, (unsigned)crc);
+	memcpy(dst, tmp, SPOOL_TRAILER_LEN);
 }
 
 static int
@@ -94,6 +94,16 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 }
 
 static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
 parse_num(const char *v, size_t len, uint64_t *out)
 {
 	return util_parse_u64(v, len, UINT64_MAX, out);
@@ -128,8 +138,16 @@ parse_line(struct spool_env *e, const char *l, size_t len, size_t off,
 	case 'D': return parse_rcpt(e, l, len, off);
 	case 'Z':
 		*seen |= 8;
-		if (vl != SPOOL_SIZE_DIGITS || parse_num(v, vl, &e->size) < 0)
+		if (vl != SPOOL_TRAILER_LEN || v[SPOOL_SIZE_DIGITS] != ' ' ||
+		    parse_num(v, SPOOL_SIZE_DIGITS, &e->size) < 0)
 			return -1;
+		e->crc = 0;
+		for (size_t i = SPOOL_SIZE_DIGITS + 1; i < vl; i++) {
+			int h = hexdigit(v[i]);
+			if (h < 0)
+				return -1;
+			e->crc = e->crc << 4 | (uint32_t)h;
+		}
 		return 0;
 	default:
 		return -1;

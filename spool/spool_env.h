@@ -11,13 +11,13 @@
  *     B<7BIT|8BITMIME>
  *     S<envelope sender, empty for <>>
  *     R<recipient> TAB L<mailbox>   one per recipient; R pending, D done
- *     Z<text size: 20 digits>
+ *     Z<text size: 20 digits> <CRC-32 of the text: 8 hex digits>
  *     ^A^A                    two CTRL-A: end of envelope
  *     the message text (CRLF lines, our Received header first)
  *
  * The R/D byte is overwritten in place when a recipient is delivered, and
- * Z is written last, so a file whose size is not Z + the envelope length is
- * torn and never delivered.
+ * Z is written last: a file whose size is not Z + the envelope length, or
+ * whose text does not match the CRC, is torn and never delivered.
  */
 #ifndef VD_SPOOL_ENV_H
 #define VD_SPOOL_ENV_H
@@ -33,6 +33,7 @@
 #define SPOOL_QID_MAX 24
 #define SPOOL_ENV_MAX (16 * 1024 * 1024) /* hard ceiling on an envelope */
 #define SPOOL_SIZE_DIGITS 20
+#define SPOOL_TRAILER_LEN (SPOOL_SIZE_DIGITS + 9) /* digits, space, CRC */
 
 enum spool_body { SPOOL_BODY_7BIT, SPOOL_BODY_8BITMIME };
 
@@ -54,6 +55,7 @@ struct spool_env {
 	struct spool_rcpt *rcpt; /* owned; spool_env_free releases it */
 	unsigned nrcpt;
 	uint64_t size;           /* text size (Z) */
+	uint32_t crc;            /* CRC-32 of the text (Z) */
 	size_t text_off;         /* where the text starts in the file */
 };
 
@@ -66,8 +68,8 @@ struct spool_env {
 int spool_env_format(struct buf *out, const struct spool_env *e,
 		     size_t *zoff_r);
 
-/* Writes size as the SPOOL_SIZE_DIGITS digits of Z into dst. */
-void spool_env_set_size(char *dst, uint64_t size);
+/* Writes the SPOOL_TRAILER_LEN bytes of Z (size and CRC) into dst. */
+void spool_env_set_size(char *dst, uint64_t size, uint32_t crc);
 
 /*
  * Parses an envelope from the first len bytes of a queue file. Returns 1

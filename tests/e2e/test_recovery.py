@@ -190,16 +190,18 @@ def check_commit_order(t, qid, sync_method):
     assert rename is not None, "no renameat2 into queue/"
     spool_fd = re.search(r'^(\d+), "', t.calls[rename][2])
     assert spool_fd, t.calls[rename]
-    zwrite = t.rindex("pwrite64", r"\"0{6,}\d+\"", rename)
+    zwrite = t.rindex("pwrite64", r"\"0{6,}\d+ [0-9a-f]{8}\"", rename)
     assert zwrite is not None, "no size written before the rename"
     reply = t.index("sendto", r'"250 2\.0\.0 Ok: queued as %s' % qid)
     assert reply is not None and reply > rename
     if sync_method == "syncfs":
-        flush = t.index("syncfs", r"= 0", zwrite)
-        names = t.index("fsync", r"= 0", rename)
-    else:
-        flush = t.index("fdatasync", r"= 0", zwrite)
-        names = t.index("fsync", r"= 0", rename)
+        # Renamed first; one syncfs makes data and name durable together.
+        flush = t.index("syncfs", r"= 0", rename)
+        assert flush is not None and zwrite < rename < flush < reply, (
+            zwrite, rename, flush, reply)
+        return
+    flush = t.index("fdatasync", r"= 0", zwrite)
+    names = t.index("fsync", r"= 0", rename)
     assert flush is not None and zwrite < flush < rename, (zwrite, flush,
                                                             rename)
     assert names is not None and rename < names < reply, (rename, names,
@@ -372,21 +374,31 @@ def damaged_queue_files_are_kept_aside():
     os.makedirs(os.path.join(srv.spool, "queue"))
     env = ("V1\nI0000000000000BAD\nT1700000000\nC127.0.0.1\nHx\nPESMTP\n"
            "B7BIT\nSx@remote.test\nRalice@example.com\tLexample.com/alice\n"
-           "Z00000000000000001000\n\x01\x01\n")
+           "Z00000000000000001000 1234abcd\n\x01\x01\n")
     with open(os.path.join(srv.spool, "queue", "0000000000000BAD"), "w") as f:
         f.write(env + "Subject: torn\r\n\r\nonly part of it\r\n")
+    # Right size, but zeros where the text should be: a torn write.
+    text = "Subject: zeroed\r\n\r\n" + "x" * 100 + "\r\n"
+    import zlib
+    env2 = env.replace("0000000000000BAD", "0000000000000ZER").replace(
+        "Z00000000000000001000 1234abcd",
+        "Z%020d %08x" % (len(text), zlib.crc32(text.encode())))
+    with open(os.path.join(srv.spool, "queue", "0000000000000ZER"), "w") as f:
+        f.write(env2 + "\0" * len(text))
     with open(os.path.join(srv.spool, "queue", "000000000000GARB"), "wb") as f:
         f.write(os.urandom(3000))
     srv.start()
     deadline = time.time() + 10
     corrupt = os.path.join(srv.spool, "corrupt")
-    while time.time() < deadline and len(os.listdir(corrupt)) < 2:
+    while time.time() < deadline and len(os.listdir(corrupt)) < 3:
         time.sleep(0.05)
     assert sorted(os.listdir(corrupt)) == ["0000000000000BAD",
+                                           "0000000000000ZER",
                                            "000000000000GARB"]
     assert srv.queue() == []
     assert srv.messages("example.com/alice") == []
-    assert srv.log().count("damaged") >= 2
+    assert srv.log().count("damaged") >= 3
+    assert "does not match its CRC" in srv.log()
     srv.stop()
     srv.cleanup()
 

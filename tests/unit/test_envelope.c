@@ -38,7 +38,7 @@ T_TEST(spool_env_round_trip)
 	buf_init(&b, 1 << 16);
 	T_EQ_INT(spool_env_format(&b, &e, &zoff), 0);
 	size_t envlen = buf_len(&b);
-	spool_env_set_size(buf_data(&b) + zoff, 12345);
+	spool_env_set_size(buf_data(&b) + zoff, 12345, 0xdeadbeef);
 	T_EQ_INT(buf_append(&b, "Subject: x\r\n", 12), 0);
 	for (size_t cut = 0; cut < envlen; cut++)
 		T_EQ_INT(spool_env_parse(buf_data(&b), cut, &p, err,
@@ -56,6 +56,7 @@ T_TEST(spool_env_round_trip)
 	T_EQ_STR(p.rcpt[1].addr, "\"john doe\"@example.com");
 	T_ASSERT(!p.rcpt[0].done && p.rcpt[1].done);
 	T_ASSERT(p.size == 12345);
+	T_ASSERT(p.crc == 0xdeadbeef);
 	T_EQ_SIZE(p.text_off, envlen);
 	/* mark_off is the R/D byte the runner overwrites. */
 	T_EQ_INT(buf_data(&b)[p.rcpt[0].mark_off], 'R');
@@ -86,12 +87,14 @@ T_TEST(spool_env_malformed)
 	static const char *const bad[] = {
 		"V2\nIx\n\001\001\n",
 		"V1\nI0\nT1\nS\n\001\001\n",             /* no Z */
-		"V1\nI0\nT1\nZ00000000000000000000\n\001\001\n", /* no S */
-		"V1\nI0\nTx\nS\nZ00000000000000000000\n\001\001\n",
+		"V1\nI0\nT1\nZ00000000000000000000 00000000\n\001\001\n", /* no S */
+		"V1\nI0\nTx\nS\nZ00000000000000000000 00000000\n\001\001\n",
 		"V1\nI0\nT1\nS\nZ12\n\001\001\n",
+		"V1\nI0\nT1\nS\nZ00000000000000000000\n\001\001\n",
+		"V1\nI0\nT1\nS\nZ00000000000000000000 0000000g\n\001\001\n",
 		"V1\nI0\nT1\nS\nRa@b\n\001\001\n",
-		"V1\nI0\nT1\nS\nRa@b\tL../x\nZ00000000000000000000\n\001\001\n",
-		"V1\nI0\nT1\nS\nQ?\nZ00000000000000000000\n\001\001\n",
+		"V1\nI0\nT1\nS\nRa@b\tL../x\nZ00000000000000000000 00000000\n\001\001\n",
+		"V1\nI0\nT1\nS\nQ?\nZ00000000000000000000 00000000\n\001\001\n",
 		"V1\n\nI0\n",
 	};
 	struct spool_env p;
