@@ -21,35 +21,56 @@ same_file(const struct stat *st, dev_t dev, ino_t ino, struct timespec mt,
 	       st->st_mtim.tv_nsec == mt.tv_nsec && st->st_size == size;
 }
 
-/* Walks every record; tinycdb validates each offset against the size. */
-static int
-validate(struct cdb *c, enum tbl_kind kind, const char *path, char *err,
-	 size_t errlen)
+int
+tbl_each(struct cdb *c, tbl_each_fn *fn, void *arg)
 {
-	char why[TBL_ERR_MAX], key[128];
 	unsigned pos;
 	int rc;
 
 	cdb_seqinit(&pos, c);
 	while ((rc = cdb_seqnext(&pos, c)) > 0) {
 		const char *k = cdb_getkey(c), *v = cdb_getdata(c);
-		unsigned kl = cdb_keylen(c), vl = cdb_datalen(c);
-		if (k == NULL || v == NULL) {
-			snprintf(err, errlen, "%s: corrupt record", path);
+		if (k == NULL || v == NULL)
 			return -1;
-		}
-		if (tbl_rec_check(kind, k, kl, v, vl, why, sizeof(why)) < 0) {
-			util_log_escape(key, sizeof(key), k, kl);
-			snprintf(err, errlen, "%s: key '%s': %s", path, key,
-				 why);
-			return -1;
-		}
+		rc = fn(arg, k, cdb_keylen(c), v, cdb_datalen(c));
+		if (rc != 0)
+			return rc;
 	}
-	if (rc < 0) {
+	return rc < 0 ? -1 : 0;
+}
+
+struct validation {
+	enum tbl_kind kind;
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+static int
+validate_one(void *arg, const char *k, unsigned kl, const char *v,
+	     unsigned vl)
+{
+	struct validation *w = arg;
+	char why[TBL_ERR_MAX], key[128];
+
+	if (tbl_rec_check(w->kind, k, kl, v, vl, why, sizeof(why)) == 0)
+		return 0;
+	util_log_escape(key, sizeof(key), k, kl);
+	snprintf(w->err, w->errlen, "%s: key '%s': %s", w->path, key, why);
+	return 1;
+}
+
+/* Every record must decode: a table is taken whole or not at all. */
+static int
+validate(struct cdb *c, enum tbl_kind kind, const char *path, char *err,
+	 size_t errlen)
+{
+	struct validation w = { kind, path, err, errlen };
+	int rc = tbl_each(c, validate_one, &w);
+
+	if (rc < 0)
 		snprintf(err, errlen, "%s: corrupt file", path);
-		return -1;
-	}
-	return 0;
+	return rc == 0 ? 0 : -1;
 }
 
 int

@@ -70,6 +70,15 @@ int tbl_load(struct tbl *t, enum tbl_kind kind, const char *path, char *err,
 	     size_t errlen);
 void tbl_close(struct tbl *t);
 
+/*
+ * Calls fn for every record of an open cdb, in file order, until fn
+ * returns non-zero. Returns 0, fn's non-zero value, or -1 when the file is
+ * corrupt (tinycdb checks every offset against the file size).
+ */
+typedef int tbl_each_fn(void *arg, const char *k, unsigned klen,
+			const char *v, unsigned vlen);
+int tbl_each(struct cdb *c, tbl_each_fn *fn, void *arg);
+
 int tbl_lookup_domain(struct tbl_set *s, const char *name, size_t len,
 		      struct tbl_domain *r);
 int tbl_lookup_address(struct tbl_set *s, const char *addr, size_t len,

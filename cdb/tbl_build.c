@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdb/tbl.h"
 #include "core/util.h"
 
 struct build {
@@ -193,68 +194,75 @@ tbl_build_text(enum tbl_kind kind, const char *src, const char *dest,
 	return rc < 0 ? -1 : b.bad;
 }
 
-int
-tbl_build_check_cdb(enum tbl_kind kind, const char *path, FILE *errs)
-{
-	char err[TBL_ERR_MAX], key[128];
-	struct cdb c;
-	unsigned pos;
-	int fd, rc, bad = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || cdb_init(&c, fd) < 0) {
-		fprintf(errs, "%s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	cdb_seqinit(&pos, &c);
-	while ((rc = cdb_seqnext(&pos, &c)) > 0) {
-		const char *k = cdb_getkey(&c), *v = cdb_getdata(&c);
-		unsigned kl = cdb_keylen(&c), vl = cdb_datalen(&c);
-		if (k == NULL || v == NULL) {
-			rc = -1;
-			break;
-		}
-		if (tbl_rec_check(kind, k, kl, v, vl, err, sizeof(err)) < 0) {
-			util_log_escape(key, sizeof(key), k, kl);
-			fprintf(errs, "%s: key '%s': %s\n", path, key, err);
-			bad++;
-		}
-	}
-	if (rc < 0)
-		fprintf(errs, "%s: corrupt cdb file\n", path);
-	cdb_free(&c);
-	close(fd);
-	return rc < 0 ? -1 : bad;
-}
-
-int
-tbl_build_dump(const char *path, FILE *out)
+/* Opens path as a cdb and runs fn over its records: tbl_each's result. */
+static int
+each_in_file(const char *path, tbl_each_fn *fn, void *arg)
 {
 	struct cdb c;
-	unsigned pos;
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || cdb_init(&c, fd) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return -2;
 	}
-	cdb_seqinit(&pos, &c);
-	while ((rc = cdb_seqnext(&pos, &c)) > 0) {
-		const char *k = cdb_getkey(&c), *v = cdb_getdata(&c);
-		if (k == NULL || v == NULL) {
-			rc = -1;
-			break;
-		}
-		fwrite(k, 1, cdb_keylen(&c), out);
-		fputc(' ', out);
-		fwrite(v, 1, cdb_datalen(&c), out);
-		fputc('\n', out);
-	}
+	rc = tbl_each(&c, fn, arg);
 	cdb_free(&c);
 	close(fd);
+	return rc;
+}
+
+struct checking {
+	enum tbl_kind kind;
+	const char *path;
+	FILE *errs;
+	int bad;
+};
+
+static int
+check_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
+{
+	struct checking *w = arg;
+	char err[TBL_ERR_MAX], key[128];
+
+	if (tbl_rec_check(w->kind, k, kl, v, vl, err, sizeof(err)) < 0) {
+		util_log_escape(key, sizeof(key), k, kl);
+		fprintf(w->errs, "%s: key '%s': %s\n", w->path, key, err);
+		w->bad++;
+	}
+	return 0;
+}
+
+int
+tbl_build_check_cdb(enum tbl_kind kind, const char *path, FILE *errs)
+{
+	struct checking w = { kind, path, errs, 0 };
+	int rc = each_in_file(path, check_one, &w);
+
+	if (rc == -2)
+		fprintf(errs, "%s: %s\n", path, strerror(errno));
+	else if (rc < 0)
+		fprintf(errs, "%s: corrupt cdb file\n", path);
+	return rc < 0 ? -1 : w.bad;
+}
+
+static int
+dump_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
+{
+	FILE *out = arg;
+
+	fwrite(k, 1, kl, out);
+	fputc(' ', out);
+	fwrite(v, 1, vl, out);
+	fputc('\n', out);
+	return 0;
+}
+
+int
+tbl_build_dump(const char *path, FILE *out)
+{
+	int rc = each_in_file(path, dump_one, out);
+
 	return rc < 0 || ferror(out) ? -1 : 0;
 }

@@ -36,78 +36,63 @@ domain_known(struct tbl_set *s, const char *addr, size_t len)
 	return tbl_lookup_domain(s, addr + at + 1, len - (size_t)at - 1, &d);
 }
 
-static void
-check_domains(struct walk *w)
+static int
+domain_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 {
-	struct cdb *c = &w->s->t[TBL_DOMAINS].cdb;
-	unsigned pos;
+	struct walk *w = arg;
+	struct tbl_domain d, cd;
 	char err[TBL_ERR_MAX];
 
-	cdb_seqinit(&pos, c);
-	while (cdb_seqnext(&pos, c) > 0) {
-		struct tbl_domain d, cd;
-		const char *k = cdb_getkey(c);
-		unsigned kl = cdb_keylen(c);
-		if (tbl_rec_decode_domain(cdb_getdata(c), cdb_datalen(c), &d,
-					  err, sizeof(err)) < 0)
-			continue;
-		if (d.alias_of[0] != '\0') {
-			int rc = tbl_lookup_domain(w->s, d.alias_of,
-						   strlen(d.alias_of), &cd);
-			if (rc <= 0)
-				problem(w, "domains", k, kl, "alias of an "
-					"unknown domain");
-			else if (cd.alias_of[0] != '\0')
-				problem(w, "domains", k, kl, "alias of an "
-					"alias (one level only)");
-		}
-		if (d.postmaster[0] != '\0' &&
-		    domain_known(w->s, d.postmaster,
-				     strlen(d.postmaster)) <= 0)
-			problem(w, "domains", k, kl, "postmaster is in an "
-				"unknown domain");
+	if (tbl_rec_decode_domain(v, vl, &d, err, sizeof(err)) < 0)
+		return 0;
+	if (d.alias_of[0] != '\0') {
+		int rc = tbl_lookup_domain(w->s, d.alias_of,
+					   strlen(d.alias_of), &cd);
+		if (rc <= 0)
+			problem(w, "domains", k, kl, "alias of an unknown "
+				"domain");
+		else if (cd.alias_of[0] != '\0')
+			problem(w, "domains", k, kl, "alias of an alias (one "
+				"level only)");
 	}
+	if (d.postmaster[0] != '\0' &&
+	    domain_known(w->s, d.postmaster, strlen(d.postmaster)) <= 0)
+		problem(w, "domains", k, kl, "postmaster is in an unknown "
+			"domain");
+	return 0;
 }
 
-static void
-check_addresses(struct walk *w)
+static int
+address_one(void *arg, const char *k, unsigned kl, const char *v,
+	    unsigned vl)
 {
-	struct cdb *c = &w->s->t[TBL_ADDRESSES].cdb;
-	unsigned pos;
+	struct walk *w = arg;
+	struct tbl_address a;
+	struct tbl_user u;
 	char err[TBL_ERR_MAX];
 
-	cdb_seqinit(&pos, c);
-	while (cdb_seqnext(&pos, c) > 0) {
-		struct tbl_address a;
-		struct tbl_user u;
-		const char *k = cdb_getkey(c);
-		unsigned kl = cdb_keylen(c);
-		if (tbl_rec_decode_address(cdb_getdata(c), cdb_datalen(c), &a,
-					   err, sizeof(err)) < 0)
-			continue;
-		if (tbl_lookup_user(w->s, a.user, strlen(a.user), &u) <= 0)
-			problem(w, "addresses", k, kl, "its user is not in "
-				"the users table");
-		if (domain_known(w->s, k, kl) <= 0)
-			problem(w, "addresses", k, kl, "its domain is not in "
-				"the domains table");
-	}
+	if (tbl_rec_decode_address(v, vl, &a, err, sizeof(err)) < 0)
+		return 0;
+	if (tbl_lookup_user(w->s, a.user, strlen(a.user), &u) <= 0)
+		problem(w, "addresses", k, kl, "its user is not in the users "
+			"table");
+	if (domain_known(w->s, k, kl) <= 0)
+		problem(w, "addresses", k, kl, "its domain is not in the "
+			"domains table");
+	return 0;
 }
 
-static void
-check_users(struct walk *w)
+static int
+user_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 {
-	struct cdb *c = &w->s->t[TBL_USERS].cdb;
-	unsigned pos;
+	struct walk *w = arg;
 
-	cdb_seqinit(&pos, c);
-	while (cdb_seqnext(&pos, c) > 0) {
-		const char *k = cdb_getkey(c);
-		unsigned kl = cdb_keylen(c);
-		if (domain_known(w->s, k, kl) <= 0)
-			problem(w, "users", k, kl, "its domain is not in the "
-				"domains table");
-	}
+	(void)v;
+	(void)vl;
+	if (domain_known(w->s, k, kl) <= 0)
+		problem(w, "users", k, kl, "its domain is not in the domains "
+			"table");
+	return 0;
 }
 
 int
@@ -116,10 +101,10 @@ tbl_check_set(struct tbl_set *s, FILE *out)
 	struct walk w = { s, out, 0 };
 
 	if (s->t[TBL_DOMAINS].fd >= 0)
-		check_domains(&w);
+		tbl_each(&s->t[TBL_DOMAINS].cdb, domain_one, &w);
 	if (s->t[TBL_ADDRESSES].fd >= 0 && s->t[TBL_USERS].fd >= 0)
-		check_addresses(&w);
+		tbl_each(&s->t[TBL_ADDRESSES].cdb, address_one, &w);
 	if (s->t[TBL_USERS].fd >= 0 && s->t[TBL_DOMAINS].fd >= 0)
-		check_users(&w);
+		tbl_each(&s->t[TBL_USERS].cdb, user_one, &w);
 	return w.problems;
 }

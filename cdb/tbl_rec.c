@@ -51,18 +51,6 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Splits the next name=value field off [*p, end) and %-decodes its value.
  * Returns 1 with the field, 0 at the end, -1 on a malformed field.
@@ -96,8 +84,8 @@ next_field(const char **p, const char *end, char *name, char *val,
 		char c = *v;
 		if (c == '%') {
 			int hi, lo;
-			if (s - v < 3 || (hi = hexval(v[1])) < 0 ||
-			    (lo = hexval(v[2])) < 0)
+			if (s - v < 3 || (hi = util_hexval(v[1])) < 0 ||
+			    (lo = util_hexval(v[2])) < 0)
 				return fail(err, errlen,
 					    "field '%s': bad %%-escape", name);
 			c = (char)(hi * 16 + lo);

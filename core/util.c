@@ -222,3 +222,15 @@ util_crc32(uint32_t crc, const void *data, size_t len)
 		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
+
+int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -73,6 +73,9 @@ void util_format_ip(const struct sockaddr_storage *sa, char *out,
  */
 uint32_t util_crc32(uint32_t crc, const void *data, size_t len);
 
+/* The value of a hex digit (either case), or -1. */
+int util_hexval(char c);
+
 /* Finds byte c in s[0..len); returns its index or -1. */
 long util_find(const char *s, size_t len, char c);
 

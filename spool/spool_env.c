@@ -94,16 +94,6 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 }
 
 static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int
 parse_num(const char *v, size_t len, uint64_t *out)
 {
 	return util_parse_u64(v, len, UINT64_MAX, out);
@@ -143,7 +133,8 @@ parse_line(struct spool_env *e, const char *l, size_t len, size_t off,
 			return -1;
 		e->crc = 0;
 		for (size_t i = SPOOL_SIZE_DIGITS + 1; i < vl; i++) {
-			int h = hexdigit(v[i]);
+			/* Lower-case only: the form spool_env_set_size writes. */
+			int h = (v[i] >= 'A' && v[i] <= 'F') ? -1 : util_hexval(v[i]);
 			if (h < 0)
 				return -1;
 			e->crc = e->crc << 4 | (uint32_t)h;
