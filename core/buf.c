@@ -87,11 +87,6 @@ buf_append(struct buf *b, const void *data, size_t n)
 	return 0;
 }
 
-int
-buf_puts(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
-}
 
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -57,7 +57,6 @@ char *buf_tail(struct buf *b, size_t want, size_t *avail_r);
 void buf_commit(struct buf *b, size_t n);
 
 int buf_append(struct buf *b, const void *data, size_t n);
-int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -166,11 +166,6 @@ conn_tls_cipher(const struct conn *c)
 	return c->tls ? tls_cipher_name(c->tls) : "";
 }
 
-const char *
-conn_tls_sni(const struct conn *c)
-{
-	return c->tls ? tls_sni(c->tls) : "";
-}
 
 static int
 start_tls(struct conn *c)

@@ -130,7 +130,6 @@ bool conn_is_tls(const struct conn *c);
 /* TLS details for logs and Received headers (empty strings without TLS). */
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
-const char *conn_tls_sni(const struct conn *c);
 
 /* Reentrancy: a held connection is not freed until released. */
 void conn_hold(struct conn *c);

@@ -43,11 +43,6 @@ log_flush(void)
 	fflush(stderr);
 }
 
-bool
-log_is_debug(void)
-{
-	return log_cfg.debug;
-}
 
 static void
 log_emit(int prio, const char *level, const char *fmt, va_list ap,

@@ -13,7 +13,6 @@
 #include <stdbool.h>
 
 void log_init(const char *progname, bool debug, bool use_syslog);
-bool log_is_debug(void);
 
 /*
  * Lines are buffered (stdio) and written by log_flush, which the loop

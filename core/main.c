@@ -215,7 +215,9 @@ main(int argc, char **argv)
 	log_info("vdmaild started: host %s, %u listener(s), TLS %s",
 		 vd->cfg.hostname, vd->cfg.nlisten, vd->tls ? "on" : "off");
 	ev_run(vd->loop, 0);
-	log_info("vdmaild stopping");
+	log_info("vdmaild stopping: %llu message(s) queued in %llu batch(es), "
+		 "%lu flush(es)", (unsigned long long)vd->commit.files,
+		 (unsigned long long)vd->commit.batches, vd->flush.syncs);
 	shutdown_all(vd);
 	log_flush();
 	free(vd);

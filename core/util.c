@@ -85,18 +85,6 @@ util_has_iprefix(const char *a, size_t alen, const char *b)
 	return util_is_ieq(a, blen, b);
 }
 
-int
-util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
-{
-	const unsigned char *x = a, *y = b;
-	unsigned char acc = 0;
-
-	if (alen != blen)
-		return 0;
-	for (size_t i = 0; i < alen; i++)
-		acc |= (unsigned char)(x[i] ^ y[i]);
-	return acc == 0;
-}
 
 int
 util_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *val_r)

@@ -1,6 +1,6 @@
 /*
  * util: small pure helpers every module shares: bounded copies, ASCII case
- * folding, constant-time comparison, strict number parsing, path joins.
+ * folding, strict number parsing, CRC-32, path joins.
  * Never allocates, never blocks, never touches global state.
  */
 #ifndef VD_UTIL_H
@@ -37,9 +37,6 @@ bool util_is_ieq(const char *a, size_t alen, const char *b);
 
 /* true when a (length alen) starts with prefix b, ASCII case-insensitively. */
 bool util_has_iprefix(const char *a, size_t alen, const char *b);
-
-/* Constant-time comparison: 1 when equal, 0 otherwise (lengths may leak). */
-int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /*
  * Parses an unsigned decimal of len bytes (no sign, no spaces, no leading
