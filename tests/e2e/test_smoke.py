@@ -30,6 +30,21 @@ def delivers_to_alice_three_ways():
 
 
 @r.test
+def swaks_with_starttls_and_pipelining():
+    import subprocess
+    out = subprocess.run(
+        ["swaks", "--server", "127.0.0.1:%d" % srv.port, "--tls",
+         "--tls-sni", "example.net", "--pipeline", "--from",
+         "swaks@remote.test", "--to", "bob@example.net",
+         "--header", "Message-ID: <swaks-1@test>", "--body", "via swaks"],
+        capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stdout.decode()[-2000:]
+    files = srv.wait_messages("example.com/bob", 1)
+    data = open(files[-1], "rb").read()
+    assert b"<swaks-1@test>" in data and b"with ESMTPS" in data, data[:500]
+
+
+@r.test
 def queue_is_empty_after_delivery():
     assert srv.wait_queue_empty(), srv.queue()
 
