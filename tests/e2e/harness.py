@@ -99,14 +99,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(directory, name):
-    """A self-signed P-256 certificate for name; returns (cert, key)."""
+def make_cert(directory, name, rsa=False):
+    """A self-signed certificate for name (P-256, or RSA 2048);
+    returns (cert, key)."""
     cert = os.path.join(directory, name + ".pem")
     key = os.path.join(directory, name + ".key")
+    kind = (["-newkey", "rsa:2048"] if rsa else
+            ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
     if not os.path.exists(cert):
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+            ["openssl", "req", "-x509"] + kind + ["-nodes", "-days", "30",
              "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
              "-keyout", key, "-out", cert],
             check=True, capture_output=True, timeout=30)

@@ -253,4 +253,39 @@ def sighup_reloads_certificates():
         open(key, "wb").write(saved[1])
 
 
+@r.test
+def rsa_certificates_work_too():
+    d = os.path.join(srv.dir, "rsa")
+    os.makedirs(d)
+    cert, key = make_cert(d, "rsa.example", rsa=True)
+    other = Server(DEMO_TABLES, sni=(), config="tls_sni = rsa.example %s %s"
+                   % (cert, key))
+    try:
+        s = other.smtp()
+        s.ehlo("x")
+        s._host = "rsa.example"
+        s.starttls(context=client_tls())
+        assert peer_cn(s.sock) == "rsa.example"
+        assert s.sock.cipher()[0].startswith("ECDHE-RSA-"), s.sock.cipher()
+        s.quit()
+    finally:
+        other.stop()
+        other.cleanup()
+
+
+@r.test
+def mismatched_key_is_refused_at_start():
+    d = os.path.join(srv.dir, "mismatch")
+    os.makedirs(d)
+    c1, _ = make_cert(d, "one.example")
+    _, k2 = make_cert(d, "two.example")
+    bad = Server(DEMO_TABLES, sni=(), config="tls_sni = one.example %s %s"
+                 % (c1, k2), start=False)
+    out = subprocess.run([bad.binary, "-t", "-c", bad.conf],
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0
+    assert b"does not match the key" in out.stderr, out.stderr
+    bad.cleanup()
+
+
 r.finish(srv)
