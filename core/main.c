@@ -120,6 +120,7 @@ start_spool(struct vd *vd)
 				 : SPOOL_SYNC_SYNCFS;
 	if (store_init(&vd->store, vd->cfg.store_dir, vd->cfg.hostname) < 0)
 		log_fatal("store %s", vd->cfg.store_dir);
+	store_open_alloc(&vd->store);
 	if (spool_scan_tmp(&vd->spool) < 0)
 		log_fatal("spool %s/tmp", vd->cfg.spool_dir);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)

@@ -220,11 +220,11 @@ copy_text(struct deliver_job *j, int out)
 	return 0;
 }
 
-/* Writes the text into an unnamed file in box/tmp; its fd, or -1. */
+/* Writes the text into an unnamed file (store_tmpfile); its fd, or -1. */
 static int
-write_tmp(struct deliver_job *j, int box)
+write_tmp(struct deliver *d, struct deliver_job *j, int box)
 {
-	int fd = openat(box, "tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int fd = store_tmpfile(d->store, box);
 
 	if (fd < 0)
 		return -1;
@@ -253,7 +253,7 @@ link_tmp(int fd, int box, const char *newname)
 
 /* Steps 1 and 2. */
 static void
-prepare(struct deliver_job *j, bool fresh)
+prepare(struct deliver *d, struct deliver_job *j, bool fresh)
 {
 	for (unsigned i = 0; i < j->env.nrcpt; i++) {
 		if (j->env.rcpt[i].done || j->box[i] < 0)
@@ -264,7 +264,7 @@ prepare(struct deliver_job *j, bool fresh)
 		}
 		if (j->tmpfd >= 0)
 			continue;
-		j->tmpfd = write_tmp(j, j->box[i]);
+		j->tmpfd = write_tmp(d, j, j->box[i]);
 		if (j->tmpfd < 0) {
 			snprintf(j->why, sizeof(j->why), "writing %s: %s",
 				 j->env.rcpt[i].mailbox, strerror(errno));
@@ -325,13 +325,13 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 		return 0;
 	}
 	d->nfds += open_boxes(d, j);
-	prepare(j, fresh);
+	prepare(d, j, fresh);
 	return 0;
 }
 
 /* Puts the message into box's new/ (link, or a copy of its own). */
 static int
-place(struct deliver_job *j, int box)
+place(struct deliver *d, struct deliver_job *j, int box)
 {
 	char newname[STORE_NAME_MAX + 8];
 	int fd;
@@ -342,7 +342,7 @@ place(struct deliver_job *j, int box)
 	if (errno != EXDEV && errno != EMLINK)
 		return -1;
 	/* Another file system: a durable copy of its own. */
-	fd = write_tmp(j, box);
+	fd = write_tmp(d, j, box);
 	if (fd < 0)
 		return -1;
 	if (fdatasync(fd) < 0 ||
@@ -370,7 +370,7 @@ fsync_tmp(struct deliver *d)
 
 /* Step 4. */
 static void
-link_all(struct deliver_job *j)
+link_all(struct deliver *d, struct deliver_job *j)
 {
 	if (j->tmpfd < 0)
 		return;
@@ -378,7 +378,7 @@ link_all(struct deliver_job *j)
 		if (j->env.rcpt[i].done || j->box[i] < 0 ||
 		    j->state[i] != RC_PENDING)
 			continue;
-		if (place(j, j->box[i]) < 0) {
+		if (place(d, j, j->box[i]) < 0) {
 			snprintf(j->why, sizeof(j->why), "linking into %s: %s",
 				 j->env.rcpt[i].mailbox, strerror(errno));
 			continue;
@@ -553,7 +553,7 @@ after_tmp(void *arg, int err)
 			j->tmpfd = -1;
 		}
 		if (!j->settled)
-			link_all(j);
+			link_all(d, j);
 	}
 	/* Links, and names found from an earlier try, must be on disk first. */
 	if (d->sync == SPOOL_SYNC_SYNCFS && any_linked(d))

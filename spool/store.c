@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,12 +18,64 @@
 
 #define MAILDIRSIZE_MAX 5120 /* Maildir++: recalculate past this size */
 
+/*
+ * STORE/.alloc with the "top directory" hint, so ext4's Orlov allocator
+ * spreads its subdirectories (and the inodes made in them) over block
+ * groups. Best effort: without them, files go to the mailbox's tmp/.
+ */
+void
+store_open_alloc(struct store *st)
+{
+	char name[16];
+	int top, flags = 0;
+
+	for (int i = 0; i < STORE_ALLOC_DIRS; i++)
+		st->alloc[i] = -1;
+	if (mkdirat(st->dfd, ".alloc", 0700) < 0 && errno != EEXIST)
+		return;
+	top = openat(st->dfd, ".alloc", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					      O_NOFOLLOW);
+	if (top < 0)
+		return;
+	if (ioctl(top, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		ioctl(top, FS_IOC_SETFLAGS, &flags);
+	}
+	for (int i = 0; i < STORE_ALLOC_DIRS; i++) {
+		snprintf(name, sizeof(name), "%02x", i);
+		if (mkdirat(top, name, 0700) < 0 && errno != EEXIST)
+			continue;
+		st->alloc[i] = openat(top, name, O_RDONLY | O_DIRECTORY |
+						     O_CLOEXEC | O_NOFOLLOW);
+	}
+	close(top);
+}
+
+int
+store_tmpfile(struct store *st, int boxfd)
+{
+	int fd;
+
+	for (int tries = 0; tries < STORE_ALLOC_DIRS; tries++) {
+		int a = st->alloc[st->next_alloc++ % STORE_ALLOC_DIRS];
+		if (a < 0)
+			continue;
+		fd = openat(a, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		break;
+	}
+	return openat(boxfd, "tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
 int
 store_init(struct store *st, const char *dir, const char *hostname)
 {
 	size_t o = 0;
 
 	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < STORE_ALLOC_DIRS; i++)
+		st->alloc[i] = -1;
 	if (util_strlcpy(st->dir, dir, sizeof(st->dir)) >= sizeof(st->dir)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -47,6 +101,9 @@ store_init(struct store *st, const char *dir, const char *hostname)
 void
 store_fini(struct store *st)
 {
+	for (int i = 0; i < STORE_ALLOC_DIRS; i++)
+		if (st->alloc[i] >= 0)
+			close(st->alloc[i]);
 	if (st->dfd >= 0)
 		close(st->dfd);
 	st->dfd = -1;

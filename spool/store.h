@@ -22,12 +22,15 @@
 #define STORE_PATH_MAX 1024
 #define STORE_NAME_MAX 256
 #define STORE_QUOTA_DEF_MAX 64
+#define STORE_ALLOC_DIRS 32
 
 struct store {
 	char dir[STORE_PATH_MAX];
 	int dfd;
 	bool readonly; /* vdctl: read usage, never write maildirsize */
 	char host[128]; /* host name made safe for Maildir names */
+	int alloc[STORE_ALLOC_DIRS]; /* STORE/.alloc/NN, -1 if missing */
+	unsigned next_alloc;
 };
 
 struct store_usage {
@@ -43,6 +46,19 @@ void store_fini(struct store *st);
  * first use. Returns a directory fd, or -1 with errno.
  */
 int store_open_box(struct store *st, const char *mailbox);
+
+/*
+ * A new unnamed file (O_TMPFILE) for a message, to be linked into
+ * mailboxes. Files are created in turn in the directories of
+ * STORE/.alloc/, which the file system places in different block groups:
+ * new inodes then spread out instead of piling into one group per mailbox,
+ * where ext4 (without a journal) scans every recently deleted inode on each
+ * allocation. Falls back to the mailbox's tmp/. Returns the fd or -1.
+ */
+int store_tmpfile(struct store *st, int boxfd);
+
+/* Creates and opens STORE/.alloc/ (vdmaild only; vdctl never writes). */
+void store_open_alloc(struct store *st);
 
 /* The Maildir name of a queued message (see above). 0 or -1. */
 int store_msg_name(const struct store *st, char *out, size_t outlen,

@@ -44,6 +44,19 @@ T_TEST(store_boxes_and_names)
 	snprintf(curname, sizeof(curname), "%s:2,S", name);
 	put(link, curname, "x");
 	T_EQ_INT(store_has_msg(box, name), 1);
+	/* Unnamed message files come from STORE/.alloc and link anywhere. */
+	store_open_alloc(&st);
+	for (int i = 0; i < STORE_ALLOC_DIRS + 2; i++) {
+		int fd = store_tmpfile(&st, box);
+		char proc[64], nn[64];
+		T_ASSERT(fd >= 0);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		snprintf(nn, sizeof(nn), "new/n%d", i);
+		T_EQ_INT(linkat(AT_FDCWD, proc, box, nn, AT_SYMLINK_FOLLOW), 0);
+		close(fd);
+	}
+	snprintf(link, sizeof(link), "%s/.alloc/%02x", dir, STORE_ALLOC_DIRS - 1);
+	T_EQ_INT(access(link, F_OK), 0);
 	close(box);
 	/* A planted symbolic link is not followed. */
 	snprintf(link, sizeof(link), "%s/example.com/evil", dir);
