@@ -221,10 +221,15 @@ class Server:
         raise RuntimeError("vdmaild did not start listening:\n" + self.log())
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Stops the server; returns its exit status (None if killed)."""
+        """Stops the server; returns its exit status (None if killed).
+        The signal goes to vdmaild itself, also behind a wrapper."""
         if self.proc is None:
             return None
-        self.proc.send_signal(sig)
+        pid = self.pid()
+        try:
+            os.kill(pid if pid else self.proc.pid, sig)
+        except OSError:
+            pass
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -275,6 +280,15 @@ class Server:
 
     def reload(self):
         self.proc.send_signal(signal.SIGHUP)
+
+    def wait_log(self, text, timeout=10):
+        """True once text appears in the log (bounded wait)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.log():
+                return True
+            time.sleep(0.05)
+        return text in self.log()
 
     def log(self):
         try:

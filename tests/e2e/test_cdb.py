@@ -166,10 +166,7 @@ def live_table_swap_without_dropping_sessions():
     with open(junk, "wb") as fh:
         fh.write(os.urandom(5000))
     os.rename(junk, os.path.join(srv.table_dir, "users.cdb"))
-    deadline = time.time() + 5
-    while time.time() < deadline and "new file rejected" not in srv.log():
-        time.sleep(0.05)
-    assert "new file rejected" in srv.log()
+    assert srv.wait_log("new file rejected", 5)
     assert rcpt(s, f, "newbie@example.com") == 250
     # A good table again is picked up.
     srv.write_tables(DEMO_TABLES)

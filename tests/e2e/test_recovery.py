@@ -178,8 +178,7 @@ def traced_delivery(sync_method):
     qid = text.decode().split()[-1]
     assert len(srv.wait_messages("example.com/alice", 1)) == 1
     assert srv.wait_queue_empty()
-    os.kill(srv.pid(), signal.SIGTERM)
-    assert srv.wait_exit(30) == 0
+    assert srv.stop() == 0
     trace = Trace(path)
     srv.cleanup()
     return trace, qid
@@ -345,8 +344,7 @@ def flush_eio_gives_451_never_250():
     # The next flush works: the next message goes through.
     assert expect_4xx(srv) == 250
     assert len(srv.wait_messages("example.com/alice", 1)) == 1
-    os.kill(srv.pid(), signal.SIGTERM)
-    assert srv.wait_exit(30) == 0
+    assert srv.stop() == 0
     srv.cleanup()
 
 
@@ -362,8 +360,7 @@ def link_error_defers_then_delivers_once():
     assert srv.wait_queue_empty()
     assert "deferred" in srv.log()
     assert ids_in(srv, "example.com/alice")["<io@test>"] == 1
-    os.kill(srv.pid(), signal.SIGTERM)
-    assert srv.wait_exit(30) == 0
+    assert srv.stop() == 0
     srv.cleanup()
 
 

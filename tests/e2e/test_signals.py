@@ -95,9 +95,7 @@ def sighup_reloads_the_configuration():
     with open(srv.conf, "a") as f:
         f.write("no_such_key = 1\n")
     srv.reload()
-    deadline = time.time() + 5
-    while time.time() < deadline and "configuration kept" not in srv.log():
-        time.sleep(0.05)
+    assert srv.wait_log("configuration kept", 5)
     assert "no_such_key" in srv.log()
     with srv.smtp() as s:
         s.ehlo("x")
