@@ -6,9 +6,7 @@ import collections
 import os
 import random
 import re
-import signal
 import smtplib
-import socket
 import sys
 import threading
 import time
