@@ -1,5 +1,6 @@
 #include "cdb/tbl_check.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -36,6 +37,18 @@ domain_known(struct tbl_set *s, const char *addr, size_t len)
 	return tbl_lookup_domain(s, addr + at + 1, len - (size_t)at - 1, &d);
 }
 
+/* The address, or its domain's catch-all, is in the addresses table. */
+static bool
+address_known(struct tbl_set *s, const char *addr)
+{
+	struct tbl_address a;
+	const char *at = strrchr(addr, '@');
+
+	if (tbl_lookup_address(s, addr, strlen(addr), &a) > 0)
+		return true;
+	return at != NULL && tbl_lookup_address(s, at, strlen(at), &a) > 0;
+}
+
 static int
 domain_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 {
@@ -55,10 +68,14 @@ domain_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 			problem(w, "domains", k, kl, "alias of an alias (one "
 				"level only)");
 	}
-	if (d.postmaster[0] != '\0' &&
-	    domain_known(w->s, d.postmaster, strlen(d.postmaster)) <= 0)
-		problem(w, "domains", k, kl, "postmaster is in an unknown "
-			"domain");
+	if (d.postmaster[0] != '\0') {
+		if (domain_known(w->s, d.postmaster, strlen(d.postmaster)) <= 0)
+			problem(w, "domains", k, kl, "postmaster is in an "
+				"unknown domain");
+		else if (!address_known(w->s, d.postmaster))
+			problem(w, "domains", k, kl, "postmaster is not in the "
+				"addresses table (no catch-all either)");
+	}
 	return 0;
 }
 

@@ -152,6 +152,11 @@ loop_reload(struct vd *vd)
 	vd->sched.retry_max = vd->cfg.queue_retry_max;
 	vd->sched.batch = vd->cfg.delivery_batch;
 	vd->sched.wait = vd->cfg.delivery_wait;
+	ev_timer_stop(vd->loop, &vd->table_timer);
+	ev_timer_set(&vd->table_timer, vd->cfg.table_check_interval,
+		     vd->cfg.table_check_interval);
+	if (vd->cfg.table_check_interval > 0)
+		ev_timer_start(vd->loop, &vd->table_timer);
 	tbl_set_refresh(&vd->tables);
 	log_info("reload: configuration and certificates reloaded%s",
 		 vd->tls ? "" : " (no TLS certificate)");

@@ -97,13 +97,15 @@ def cross_table_check():
     assert run(VDCTL, "-c", srv.conf, "check").returncode == 0
     out = run(VDMAILD, "-t", "-c", srv.conf)
     assert out.returncode == 0 and b"ok" in out.stdout, out
-    broken = Server({"domains": "a.test\nb.test alias=nowhere.test\n",
+    broken = Server({"domains": "a.test postmaster=pm@a.test\n"
+                                "b.test alias=nowhere.test\n",
                      "addresses": "x@a.test user=ghost@a.test\n",
                      "users": "y@c.test\n"}, start=False)
     out = run(VDCTL, "-c", broken.conf, "check")
     text = out.stdout.decode()
     assert out.returncode == 1, text
     for want in ("alias of an unknown domain", "its user is not in",
+                 "postmaster is not in the addresses table",
                  "users: key 'y@c.test': its domain is not"):
         assert want in text, (want, text)
     out = run(VDMAILD, "-t", "-c", broken.conf)

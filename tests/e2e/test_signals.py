@@ -105,6 +105,32 @@ def sighup_reloads_the_configuration():
 
 
 @r.test
+def sighup_applies_the_table_check_interval():
+    srv = Server(DEMO_TABLES, config="table_check_interval = 60")
+    with open(srv.conf, "a") as f:
+        f.write("table_check_interval = 0.2\n")
+    srv.reload()
+    assert srv.wait_log("reload: configuration")
+    tables = dict(DEMO_TABLES)
+    tables["users"] += "hup@example.com\n"
+    tables["addresses"] += "hup@example.com user=hup@example.com\n"
+    srv.write_tables(tables)
+    deadline = time.time() + 3
+    code = None
+    while time.time() < deadline:
+        with srv.smtp() as s:
+            s.ehlo("x")
+            s.mail("a@remote.test")
+            code = s.rcpt("hup@example.com")[0]
+        if code == 250:
+            break
+        time.sleep(0.1)
+    assert code == 250, code
+    srv.stop()
+    srv.cleanup()
+
+
+@r.test
 def connection_caps():
     srv = Server(DEMO_TABLES, config="max_connections_per_ip = 3\n"
                  "max_connections = 5")
