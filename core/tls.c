@@ -567,7 +567,14 @@ tls_new(struct tls_ctx *ctx)
 	t->pol.vtable = &tls_policy_vtable;
 	t->pol.ctx = ctx;
 	br_ssl_server_set_policy(&t->sc, &t->pol.vtable);
-	br_ssl_server_set_cache(&t->sc, &ctx->cache.vtable);
+	/*
+	 * BearSSL looks a session up before it reads the server name, so a
+	 * session made for one name could be resumed under another, with the
+	 * wrong certificate (RFC 6066 3 forbids it): with per-name
+	 * certificates there is no resumption.
+	 */
+	if (ctx->ncerts == 1)
+		br_ssl_server_set_cache(&t->sc, &ctx->cache.vtable);
 	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof(t->iobuf), 1);
 	if (!br_ssl_server_reset(&t->sc)) {
 		tls_free(t);

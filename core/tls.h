@@ -6,7 +6,8 @@
  * handshake. A tls is one server-side session (about 37 KiB: context plus
  * full-duplex record buffer), allocated only when TLS starts.
  * Policy: TLS 1.2 only, ECDHE key exchange, AEAD ciphers only
- * (AES-GCM, ChaCha20-Poly1305), RSA or EC keys.
+ * (AES-GCM, ChaCha20-Poly1305), RSA or EC keys. Sessions are resumed
+ * only when there is a single certificate (no tls_sni).
  * tls_pump drives the engine without blocking: it moves records between
  * the socket and the engine and plaintext between the engine and the
  * connection's buffers, then reports which socket events it needs.
