@@ -114,7 +114,8 @@ is_printable(const char *s, size_t len)
 }
 
 static int
-parse_status(const char *name, const char *v, enum tbl_status *st)
+parse_status(const char *name, const char *v, enum tbl_status *st, char *err,
+	     size_t errlen)
 {
 	/* Sun rule: an unknown or illegal value counts as inactive. */
 	static const enum tbl_status domain_ok[] = {
@@ -122,6 +123,9 @@ parse_status(const char *name, const char *v, enum tbl_status *st)
 	};
 	bool general = strcmp(name, "status") == 0;
 
+	/* An empty value is a typo, not a status: leave the field out. */
+	if (v[0] == '\0')
+		return fail(err, errlen, "field '%s': empty value", name);
 	*st = TBL_ST_UNKNOWN;
 	for (int i = 0; i < TBL_ST_UNKNOWN; i++) {
 		if (strcmp(v, status_names[i]) != 0)
@@ -247,7 +251,8 @@ decode_domain_field(void *rec, unsigned *seen, const char *name,
 		if (check_seen(seen, bit, name, err, errlen) < 0)
 			return -1;
 		return parse_status(name, v, name[0] == 's' ? &r->status
-							    : &r->mailstatus);
+							    : &r->mailstatus,
+				    err, errlen);
 	}
 	if (strcmp(name, "services") == 0) {
 		if (check_seen(seen, 8, name, err, errlen) < 0)
@@ -387,9 +392,9 @@ decode_user_field(void *rec, unsigned *seen, const char *name, const char *v,
 		return copy_field(r->mailbox, sizeof(r->mailbox), name, v,
 				  vlen, err, errlen);
 	case 1:
-		return parse_status(name, v, &r->status);
+		return parse_status(name, v, &r->status, err, errlen);
 	case 2:
-		return parse_status(name, v, &r->mailstatus);
+		return parse_status(name, v, &r->mailstatus, err, errlen);
 	case 3:
 		return copy_field(r->services, sizeof(r->services), name, v,
 				  vlen, err, errlen);

@@ -28,6 +28,12 @@ log_init(const char *progname, bool debug, bool use_syslog)
 }
 
 void
+log_set_debug(bool debug)
+{
+	log_cfg.debug = debug;
+}
+
+void
 log_buffered(bool on)
 {
 	static char stderr_buf[16384];

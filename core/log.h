@@ -13,6 +13,8 @@
 #include <stdbool.h>
 
 void log_init(const char *progname, bool debug, bool use_syslog);
+/* Debug lines on or off (SIGHUP applies log_debug). */
+void log_set_debug(bool debug);
 
 /*
  * Lines are buffered (stdio) and written by log_flush, which the loop

@@ -111,7 +111,8 @@ needs_restart(const struct cfg *a, const struct cfg *b)
 	       strcmp(a->store_dir, b->store_dir) != 0 ||
 	       strcmp(a->table_dir, b->table_dir) != 0 ||
 	       strcmp(a->user, b->user) != 0 ||
-	       strcmp(a->hostname, b->hostname) != 0;
+	       strcmp(a->hostname, b->hostname) != 0 ||
+	       a->log_syslog != b->log_syslog;
 }
 
 void
@@ -134,8 +135,8 @@ loop_reload(struct vd *vd)
 		return;
 	}
 	if (needs_restart(&vd->cfg, n))
-		log_warnx("reload: listeners, directories, user and hostname "
-			  "change only with a restart");
+		log_warnx("reload: listeners, directories, user, hostname and "
+			  "log_syslog change only with a restart");
 	/* Keep what the running process was built around. */
 	memcpy(n->listen, vd->cfg.listen, sizeof(n->listen));
 	n->nlisten = vd->cfg.nlisten;
@@ -144,7 +145,9 @@ loop_reload(struct vd *vd)
 	memcpy(n->table_dir, vd->cfg.table_dir, sizeof(n->table_dir));
 	memcpy(n->user, vd->cfg.user, sizeof(n->user));
 	memcpy(n->hostname, vd->cfg.hostname, sizeof(n->hostname));
+	n->log_syslog = vd->cfg.log_syslog;
 	vd->cfg = *n;
+	log_set_debug(vd->cfg.log_debug);
 	free(n);
 	tls_ctx_unref(vd->tls);
 	vd->tls = tls;

@@ -59,6 +59,8 @@ T_TEST(tbl_rec_invalid_records_name_the_field)
 		{ TBL_DOMAINS, "a.test", "alias=b.test admin=x", "alias" },
 		{ TBL_DOMAINS, "a.test", "alias=B.test", "alias" },
 		{ TBL_DOMAINS, "a.test", "status=active status=active", "twice" },
+		{ TBL_DOMAINS, "a.test", "status=", "empty" },
+		{ TBL_USERS, "a@x.test", "mailstatus=", "empty" },
 		{ TBL_DOMAINS, "a.test", "postmaster=nobody", "postmaster" },
 		{ TBL_DOMAINS, "a.test", "bogus=1", "bogus" },
 		{ TBL_DOMAINS, "a.test", "services=%4", "%-escape" },
