@@ -191,6 +191,17 @@ route_user(struct ctx *x, const char *login)
 	if (tbl_rec_user_mailbox(login, strlen(login), &u, r->mailbox,
 				 sizeof(r->mailbox)) < 0)
 		return broken_table(x, "mailbox path");
+	if (u.mailhost[0] != '\0') {
+		bool here = x->o->hostname != NULL &&
+			    util_is_ieq(u.mailhost, strlen(u.mailhost),
+					x->o->hostname);
+		step(x, "mailhost", "%s%s", u.mailhost,
+		     here ? " (this host)" : " (another host)");
+		if (!here)
+			return answer(x, 451, "4.4.0", "mailhost_elsewhere",
+				      "Mailbox is on another host, try again "
+				      "later");
+	}
 	if (check_quota(x, &u) != ROUTE_DELIVER)
 		return r->action;
 	step(x, "mailbox", "%s", r->mailbox);
@@ -199,6 +210,31 @@ route_user(struct ctx *x, const char *login)
 
 static enum route_action route_addr(struct ctx *x, const char *addr,
 				    size_t len, int depth);
+
+static enum route_action
+route_list(struct ctx *x, const char *key)
+{
+	struct route_result *r = x->r;
+	struct tbl_list l;
+	int rc = tbl_lookup_list(x->t, key, strlen(key), &l, 0, NULL, NULL);
+
+	if (rc <= 0)
+		return broken_table(x, key);
+	step(x, "list", "%s: status=%s members=%u", key,
+	     tbl_rec_status_name(l.status), l.nmembers);
+	util_strlcpy(r->list, key, sizeof(r->list));
+	if (l.status == TBL_ST_DELETED)
+		return answer(x, 550, "5.1.1", "list_deleted",
+			      "List deleted, no such address");
+	if (l.status == TBL_ST_DISABLED)
+		return answer(x, 550, "5.2.1", "list_disabled",
+			      "List disabled, mail not accepted");
+	if (l.status != TBL_ST_ACTIVE)
+		return answer(x, 450, "4.2.1", "list_inactive",
+			      "List temporarily unavailable, try again later");
+	answer(x, 250, "2.1.5", "ok", "Ok");
+	return r->action = ROUTE_LIST;
+}
 
 /* RFC 5321 4.5.1: postmaster must always be accepted. */
 static enum route_action
@@ -267,6 +303,8 @@ route_addr(struct ctx *x, const char *addr, size_t len, int depth)
 		return answer(x, 550, "5.1.1", "unknown_user",
 			      "No such user here");
 	}
+	if (a.list[0] != '\0')
+		return route_list(x, a.list);
 	return route_user(x, a.user);
 }
 
@@ -280,4 +318,79 @@ route_rcpt(struct tbl_set *t, const char *addr, size_t len,
 	memset(r, 0, sizeof(*r));
 	r->quota = r->msgquota = TBL_QUOTA_NONE;
 	return route_addr(&x, addr, len, 0);
+}
+
+struct expand {
+	struct ctx x;          /* the list's context: tables, options, trace */
+	route_add_fn *add;
+	void *arg;
+	bool adding;           /* second pass: hand the mailboxes to add() */
+	unsigned deliverable;
+	const char *blocked;   /* reason of the first member not deliverable now */
+	int add_failed;
+};
+
+static int
+member_one(void *arg, const char *val, size_t len)
+{
+	struct expand *e = arg;
+	struct route_result mr;
+	char member[TBL_ADDR_MAX];
+
+	if (util_copy(member, sizeof(member), val, len) < 0)
+		return 0;
+	route_rcpt(e->x.t, member, len, e->x.o, &mr, NULL, NULL);
+	bool remote = mr.action == ROUTE_REJECT &&
+		      strcmp(mr.reason, "relay_denied") == 0;
+	if (!e->adding)
+		step(&e->x, "member", "%s: %d %s (%s)", member, mr.code,
+		     mr.enh, mr.action == ROUTE_LIST ? "nested list"
+						      : mr.reason);
+	if (mr.action == ROUTE_DELIVER) {
+		e->deliverable++;
+		if (e->adding && e->add(e->arg, member, mr.mailbox) != 0)
+			e->add_failed = 1;
+	} else if ((mr.action != ROUTE_REJECT || remote) && !e->blocked) {
+		e->blocked = remote ? "list_member_remote"
+			     : mr.action == ROUTE_LIST ? "list_nested"
+						       : "list_member_deferred";
+	}
+	return 0;
+}
+
+enum route_action
+route_expand_list(struct tbl_set *t, const struct route_opts *o,
+		  struct route_result *r, route_add_fn *add, void *arg,
+		  route_trace_fn *trace, void *targ)
+{
+	struct expand e = { { t, o, r, trace, targ }, add, arg, false, 0,
+			    NULL, 0 };
+	struct tbl_list l;
+
+	/*
+	 * member_one looks members up in the same tables while the list
+	 * record is walked: the walk reads the mmap, which no lookup
+	 * changes, and nothing reopens a table during a call.
+	 */
+	if (tbl_lookup_list(t, r->list, strlen(r->list), &l, TBL_LIST_MEMBER,
+			    member_one, &e) <= 0)
+		return broken_table(&e.x, r->list);
+	if (e.blocked != NULL) {
+		step(&e.x, "list", "a member cannot be delivered now");
+		return answer(&e.x, 451, "4.4.0", e.blocked,
+			      "List members cannot all be reached now, try "
+			      "again later");
+	}
+	if (e.deliverable == 0)
+		return answer(&e.x, 550, "5.1.1", "list_empty",
+			      "List has no deliverable member");
+	step(&e.x, "list", "%u local members", e.deliverable);
+	e.adding = true;
+	e.deliverable = 0;
+	tbl_lookup_list(t, r->list, strlen(r->list), &l, TBL_LIST_MEMBER,
+			member_one, &e);
+	if (e.add_failed)
+		return answer(&e.x, 451, "4.3.0", "no_memory",
+			      "Out of memory, try again later");
+	return answer(&e.x, 250, "2.1.5", "ok", "Ok");
 }

@@ -140,6 +140,9 @@ tbl_set_open(struct tbl_set *s, const char *dir, unsigned mask, char *err,
 			return -1;
 		}
 		util_strlcpy(t->path, path, sizeof(t->path));
+		if ((TBL_MASK(k) & TBL_MASK_OPTIONAL) && access(path, F_OK) < 0 &&
+		    errno == ENOENT)
+			continue;
 		if (tbl_load(t, t->kind, path, err, errlen) < 0) {
 			tbl_set_close(s);
 			return -1;
@@ -162,6 +165,8 @@ refresh_one(struct tbl *t)
 	struct stat st;
 
 	if (stat(t->path, &st) < 0) {
+		if (t->fd < 0)
+			return 0; /* an optional table that is not there yet */
 		if (t->bad_ino != 1)
 			log_warn("table %s: keeping the table in service",
 				 t->path);
@@ -195,7 +200,8 @@ tbl_set_refresh(struct tbl_set *s)
 	int n = 0;
 
 	for (int k = 0; k < TBL_NKINDS; k++)
-		if ((s->mask & TBL_MASK(k)) && s->t[k].fd >= 0)
+		if ((s->mask & TBL_MASK(k)) &&
+		    (s->t[k].fd >= 0 || (TBL_MASK(k) & TBL_MASK_OPTIONAL)))
 			n += refresh_one(&s->t[k]);
 	return n;
 }
@@ -258,6 +264,12 @@ lookup(struct tbl_set *s, enum tbl_kind kind, const char *key, size_t len,
 	case TBL_USERS:
 		rc = tbl_rec_decode_user(v, vl, r, err, sizeof(err));
 		break;
+	case TBL_LISTS:
+		rc = tbl_rec_decode_list(v, vl, r, err, sizeof(err));
+		break;
+	case TBL_ROUTES:
+		rc = tbl_rec_decode_route(v, vl, r, err, sizeof(err));
+		break;
 	default:
 		rc = tbl_rec_decode_password(v, vl, r, rlen, err, sizeof(err));
 		break;
@@ -295,4 +307,29 @@ tbl_lookup_password(struct tbl_set *s, const char *login, size_t len, char *r,
 		    size_t rlen)
 {
 	return lookup(s, TBL_PASSWORDS, login, len, r, rlen);
+}
+
+int
+tbl_lookup_route(struct tbl_set *s, const char *name, size_t len,
+		 struct tbl_route *r)
+{
+	return lookup(s, TBL_ROUTES, name, len, r, sizeof(*r));
+}
+
+int
+tbl_lookup_list(struct tbl_set *s, const char *addr, size_t len,
+		struct tbl_list *r, enum tbl_list_field f, tbl_rec_each_fn *fn,
+		void *arg)
+{
+	const char *v;
+	unsigned vl;
+	int rc = lookup(s, TBL_LISTS, addr, len, r, sizeof(*r));
+
+	if (rc <= 0 || fn == NULL)
+		return rc;
+	/* The record decoded just now; nothing can reopen the table here. */
+	if (find(s, TBL_LISTS, addr, len, &v, &vl) <= 0)
+		return -1;
+	tbl_rec_list_each(v, vl, f, fn, arg);
+	return 1;
 }

@@ -44,11 +44,16 @@ struct tbl_set {
 
 #define TBL_MASK(kind) (1u << (kind))
 #define TBL_MASK_SERVER                                                     \
-	(TBL_MASK(TBL_DOMAINS) | TBL_MASK(TBL_ADDRESSES) | TBL_MASK(TBL_USERS))
+	(TBL_MASK(TBL_DOMAINS) | TBL_MASK(TBL_ADDRESSES) | TBL_MASK(TBL_USERS) | \
+	 TBL_MASK(TBL_LISTS) | TBL_MASK(TBL_ROUTES))
+/* Tables that may be absent (a directory without lists): empty until the
+ * file appears, then taken like any replaced table. */
+#define TBL_MASK_OPTIONAL (TBL_MASK(TBL_LISTS) | TBL_MASK(TBL_ROUTES))
 
 /*
  * Opens DIR/<kind>.cdb for each kind in mask. Returns 0, or -1 with a
- * message in err when a table is missing or invalid (nothing stays open).
+ * message in err when a table is missing (and not optional) or invalid
+ * (nothing stays open).
  */
 int tbl_set_open(struct tbl_set *s, const char *dir, unsigned mask,
 		 char *err, size_t errlen);
@@ -85,6 +90,15 @@ int tbl_lookup_address(struct tbl_set *s, const char *addr, size_t len,
 		       struct tbl_address *r);
 int tbl_lookup_user(struct tbl_set *s, const char *login, size_t len,
 		    struct tbl_user *r);
+int tbl_lookup_route(struct tbl_set *s, const char *name, size_t len,
+		     struct tbl_route *r);
+/*
+ * Decodes the list record of addr into r; when fn is not NULL, calls it
+ * with each value of field f before returning (fn's non-zero stops it).
+ */
+int tbl_lookup_list(struct tbl_set *s, const char *addr, size_t len,
+		    struct tbl_list *r, enum tbl_list_field f,
+		    tbl_rec_each_fn *fn, void *arg);
 /* Copies the raw {SCHEME}hash of login into r (auth workers only). */
 int tbl_lookup_password(struct tbl_set *s, const char *login, size_t len,
 			char *r, size_t rlen);

@@ -103,7 +103,7 @@ build_stream(struct build *b, FILE *in)
 int
 tbl_build_sync_dir(const char *path)
 {
-	char tmp[TBL_BUILD_LINE_MAX / 64];
+	char tmp[1024];
 	int fd, rc;
 
 	if (util_strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))

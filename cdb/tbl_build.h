@@ -15,7 +15,7 @@
 
 #include "cdb/tbl_rec.h"
 
-#define TBL_BUILD_LINE_MAX 65536
+#define TBL_BUILD_LINE_MAX (4 * 1024 * 1024) /* a list with many members */
 
 /*
  * Validates the text form in src; when dest is not NULL and no record is

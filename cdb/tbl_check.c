@@ -9,6 +9,7 @@ struct walk {
 	struct tbl_set *s;
 	FILE *out;
 	int problems;
+	const char *table; /* the table user_one walks: users or lists */
 };
 
 static void
@@ -86,13 +87,20 @@ address_one(void *arg, const char *k, unsigned kl, const char *v,
 	struct walk *w = arg;
 	struct tbl_address a;
 	struct tbl_user u;
+	struct tbl_list l;
 	char err[TBL_ERR_MAX];
 
 	if (tbl_rec_decode_address(v, vl, &a, err, sizeof(err)) < 0)
 		return 0;
-	if (tbl_lookup_user(w->s, a.user, strlen(a.user), &u) <= 0)
+	if (a.list[0] != '\0') {
+		if (tbl_lookup_list(w->s, a.list, strlen(a.list), &l, 0, NULL,
+				    NULL) <= 0)
+			problem(w, "addresses", k, kl, "its list is not in the "
+				"lists table");
+	} else if (tbl_lookup_user(w->s, a.user, strlen(a.user), &u) <= 0) {
 		problem(w, "addresses", k, kl, "its user is not in the users "
 			"table");
+	}
 	if (domain_known(w->s, k, kl) <= 0)
 		problem(w, "addresses", k, kl, "its domain is not in the "
 			"domains table");
@@ -107,7 +115,7 @@ user_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 	(void)v;
 	(void)vl;
 	if (domain_known(w->s, k, kl) <= 0)
-		problem(w, "users", k, kl, "its domain is not in the domains "
+		problem(w, w->table, k, kl, "its domain is not in the domains "
 			"table");
 	return 0;
 }
@@ -115,7 +123,7 @@ user_one(void *arg, const char *k, unsigned kl, const char *v, unsigned vl)
 int
 tbl_check_set(struct tbl_set *s, FILE *out)
 {
-	struct walk w = { s, out, 0 };
+	struct walk w = { s, out, 0, "users" };
 
 	if (s->t[TBL_DOMAINS].fd >= 0)
 		tbl_each(&s->t[TBL_DOMAINS].cdb, domain_one, &w);
@@ -123,5 +131,8 @@ tbl_check_set(struct tbl_set *s, FILE *out)
 		tbl_each(&s->t[TBL_ADDRESSES].cdb, address_one, &w);
 	if (s->t[TBL_USERS].fd >= 0 && s->t[TBL_DOMAINS].fd >= 0)
 		tbl_each(&s->t[TBL_USERS].cdb, user_one, &w);
+	w.table = "lists";
+	if (s->t[TBL_LISTS].fd >= 0 && s->t[TBL_DOMAINS].fd >= 0)
+		tbl_each(&s->t[TBL_LISTS].cdb, user_one, &w);
 	return w.problems;
 }

@@ -11,7 +11,12 @@
 #define FIELD_VAL_MAX 2048
 
 static const char *const kind_names[TBL_NKINDS] = {
-	"domains", "addresses", "users", "passwords",
+	"domains", "addresses", "users", "passwords", "lists", "routes",
+};
+
+static const char *const delivery_names[] = {
+	"mailbox", "native", "forward", "hold", "autoreply",
+	"program", "file", "shared", "members", "members_offline",
 };
 
 static const char *const status_names[] = {
@@ -231,6 +236,9 @@ check_seen(unsigned *seen, unsigned bit, const char *name, char *err,
 	return 0;
 }
 
+static int decode_quota(const char *name, const char *v, size_t vlen,
+			int64_t *q, char *err, size_t errlen);
+
 static int
 decode_domain_field(void *rec, unsigned *seen, const char *name,
 		    const char *v, size_t vlen, char *err, size_t errlen)
@@ -283,6 +291,14 @@ decode_domain_field(void *rec, unsigned *seen, const char *name,
 		r->admins[used + vlen] = '\0';
 		return 0;
 	}
+	if (strcmp(name, "quota") == 0 || strcmp(name, "msgquota") == 0) {
+		unsigned bit = name[0] == 'q' ? 64 : 128;
+		if (check_seen(seen, bit, name, err, errlen) < 0)
+			return -1;
+		return decode_quota(name, v, vlen, name[0] == 'q' ? &r->quota
+								  : &r->msgquota,
+				    err, errlen);
+	}
 	return fail(err, errlen, "field '%s': unknown in domains", name);
 }
 
@@ -314,6 +330,7 @@ tbl_rec_decode_domain(const char *v, size_t len, struct tbl_domain *r,
 
 	memset(r, 0, sizeof(*r));
 	r->status = r->mailstatus = TBL_ST_ACTIVE;
+	r->quota = r->msgquota = TBL_QUOTA_DEFAULT;
 	seen = decode_fields(v, len, r, decode_domain_field, err, errlen);
 	if (seen < 0)
 		return -1;
@@ -328,17 +345,18 @@ decode_address_field(void *rec, unsigned *seen, const char *name,
 		     const char *v, size_t vlen, char *err, size_t errlen)
 {
 	struct tbl_address *r = rec;
+	bool user = strcmp(name, "user") == 0;
 
-	if (strcmp(name, "user") != 0)
+	if (!user && strcmp(name, "list") != 0)
 		return fail(err, errlen, "field '%s': unknown in addresses",
 			    name);
-	if (check_seen(seen, 1, name, err, errlen) < 0)
+	if (check_seen(seen, 1, "user' or 'list", err, errlen) < 0)
 		return -1;
 	if (!is_address(v, vlen, false))
-		return fail(err, errlen, "field 'user': not a lower-case "
-			    "address");
-	return copy_field(r->user, sizeof(r->user), name, v, vlen, err,
-			  errlen);
+		return fail(err, errlen, "field '%s': not a lower-case "
+			    "address", name);
+	return copy_field(user ? r->user : r->list, sizeof(r->user), name, v,
+			  vlen, err, errlen);
 }
 
 int
@@ -352,7 +370,7 @@ tbl_rec_decode_address(const char *v, size_t len, struct tbl_address *r,
 	if (seen < 0)
 		return -1;
 	if (seen == 0)
-		return fail(err, errlen, "field 'user': missing");
+		return fail(err, errlen, "field 'user' or 'list': missing");
 	return 0;
 }
 
@@ -366,42 +384,203 @@ decode_quota(const char *name, const char *v, size_t vlen, int64_t *q,
 	return 0;
 }
 
+/* Parses "mailbox,forward,..." into TBL_DLV_* bits. */
+static int
+parse_delivery(const char *v, size_t vlen, unsigned *d, char *err,
+	       size_t errlen)
+{
+	size_t i = 0;
+
+	*d = 0;
+	while (i < vlen) {
+		long c = util_find(v + i, vlen - i, ',');
+		size_t n = c < 0 ? vlen - i : (size_t)c;
+		unsigned k;
+
+		for (k = 0; k < UTIL_ARRAY_LEN(delivery_names); k++)
+			if (util_is_ieq(v + i, n, delivery_names[k]))
+				break;
+		if (k == UTIL_ARRAY_LEN(delivery_names))
+			return fail(err, errlen, "field 'delivery': unknown "
+				    "option '%.*s'", (int)(n > 32 ? 32 : n),
+				    v + i);
+		*d |= 1u << k;
+		i += n + 1;
+	}
+	if (*d == 0)
+		return fail(err, errlen, "field 'delivery': empty");
+	return 0;
+}
+
+void
+tbl_rec_delivery_names(unsigned d, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	for (unsigned k = 0; k < UTIL_ARRAY_LEN(delivery_names); k++) {
+		if (!(d & (1u << k)))
+			continue;
+		int n = snprintf(out + o, outlen - o, "%s%s", o ? "," : "",
+				 delivery_names[k]);
+		if (n < 0 || (size_t)n >= outlen - o)
+			return;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		util_strlcpy(out, "-", outlen);
+}
+
+/* Appends one value of a repeatable field to a '\n'-separated list. */
+static int
+append_line(char *list, size_t size, const char *name, const char *v,
+	    size_t vlen, char *err, size_t errlen)
+{
+	size_t used = strlen(list);
+
+	if (used + vlen + 2 > size)
+		return fail(err, errlen, "field '%s': too many values", name);
+	if (used)
+		list[used++] = '\n';
+	memcpy(list + used, v, vlen);
+	list[used + vlen] = '\0';
+	return 0;
+}
+
+/* Generalized time as Sun's vacation dates use it: 14 digits and 'Z'. */
+static bool
+is_gentime(const char *v, size_t vlen)
+{
+	if (vlen < 8 || vlen > TBL_DATE_MAX - 1)
+		return false;
+	for (size_t i = 0; i < vlen; i++)
+		if (!(v[i] >= '0' && v[i] <= '9') &&
+		    !(i == vlen - 1 && v[i] == 'Z'))
+			return false;
+	return true;
+}
+
+enum user_field {
+	UF_MAILBOX, UF_STATUS, UF_MAILSTATUS, UF_SERVICES, UF_QUOTA,
+	UF_MSGQUOTA, UF_MAILHOST, UF_DELIVERY, UF_FORWARD, UF_PROGRAM,
+	UF_FILE, UF_SHARED, UF_REPLYMODE, UF_REPLYSUBJECT, UF_REPLYTEXT,
+	UF_REPLYINTERNAL, UF_REPLYTIMEOUT, UF_VACSTART, UF_VACEND,
+};
+
+static const char *const user_fields[] = {
+	"mailbox", "status", "mailstatus", "services", "quota", "msgquota",
+	"mailhost", "delivery", "forward", "program", "file", "shared",
+	"replymode", "replysubject", "replytext", "replyinternal",
+	"replytimeout", "vacstart", "vacend",
+};
+
+static int
+decode_user_text(struct tbl_user *r, enum user_field f, const char *name,
+		 const char *v, size_t vlen, char *err, size_t errlen)
+{
+	switch (f) {
+	case UF_SERVICES:
+		return copy_field(r->services, sizeof(r->services), name, v,
+				  vlen, err, errlen);
+	case UF_REPLYSUBJECT:
+		return copy_field(r->replysubject, sizeof(r->replysubject),
+				  name, v, vlen, err, errlen);
+	case UF_REPLYTEXT:
+		return copy_field(r->replytext, sizeof(r->replytext), name, v,
+				  vlen, err, errlen);
+	default:
+		return copy_field(r->replyinternal, sizeof(r->replyinternal),
+				  name, v, vlen, err, errlen);
+	}
+}
+
 static int
 decode_user_field(void *rec, unsigned *seen, const char *name, const char *v,
 		  size_t vlen, char *err, size_t errlen)
 {
 	struct tbl_user *r = rec;
-	static const char *const names[] = {
-		"mailbox", "status", "mailstatus", "services",
-		"quota", "msgquota",
-	};
 	unsigned i;
 
-	for (i = 0; i < UTIL_ARRAY_LEN(names); i++)
-		if (strcmp(name, names[i]) == 0)
+	for (i = 0; i < UTIL_ARRAY_LEN(user_fields); i++)
+		if (strcmp(name, user_fields[i]) == 0)
 			break;
-	if (i == UTIL_ARRAY_LEN(names))
+	if (i == UTIL_ARRAY_LEN(user_fields))
 		return fail(err, errlen, "field '%s': unknown in users", name);
-	if (check_seen(seen, 1u << i, name, err, errlen) < 0)
+	/* forward= and program= repeat, one value each. */
+	if (i != UF_FORWARD && i != UF_PROGRAM &&
+	    check_seen(seen, 1u << i, name, err, errlen) < 0)
 		return -1;
-	switch (i) {
-	case 0:
+	switch ((enum user_field)i) {
+	case UF_MAILBOX:
 		if (!tbl_rec_is_mailbox_path(v, vlen))
 			return fail(err, errlen, "field 'mailbox': not a safe "
 				    "relative path");
 		return copy_field(r->mailbox, sizeof(r->mailbox), name, v,
 				  vlen, err, errlen);
-	case 1:
+	case UF_STATUS:
 		return parse_status(name, v, &r->status, err, errlen);
-	case 2:
+	case UF_MAILSTATUS:
 		return parse_status(name, v, &r->mailstatus, err, errlen);
-	case 3:
-		return copy_field(r->services, sizeof(r->services), name, v,
-				  vlen, err, errlen);
-	case 4:
+	case UF_QUOTA:
 		return decode_quota(name, v, vlen, &r->quota, err, errlen);
-	default:
+	case UF_MSGQUOTA:
 		return decode_quota(name, v, vlen, &r->msgquota, err, errlen);
+	case UF_MAILHOST:
+		if (!tbl_rec_is_domain(v, vlen))
+			return fail(err, errlen, "field 'mailhost': not a "
+				    "lower-case host name");
+		return copy_field(r->mailhost, sizeof(r->mailhost), name, v,
+				  vlen, err, errlen);
+	case UF_DELIVERY:
+		return parse_delivery(v, vlen, &r->delivery, err, errlen);
+	case UF_FORWARD:
+		if (!is_address(v, vlen, false))
+			return fail(err, errlen, "field 'forward': not a "
+				    "lower-case address");
+		return append_line(r->forward, sizeof(r->forward), name, v,
+				   vlen, err, errlen);
+	case UF_PROGRAM:
+		/* A name the admin registered, never a command line. */
+		if (vlen == 0 || !tbl_rec_is_mailbox_path(v, vlen) ||
+		    util_find(v, vlen, '/') >= 0)
+			return fail(err, errlen, "field 'program': not a "
+				    "registered program name");
+		return append_line(r->program, sizeof(r->program), name, v,
+				   vlen, err, errlen);
+	case UF_FILE:
+	case UF_SHARED:
+		if (!tbl_rec_is_mailbox_path(v, vlen))
+			return fail(err, errlen, "field '%s': not a safe "
+				    "relative path", name);
+		return copy_field(i == UF_FILE ? r->file : r->shared,
+				  sizeof(r->file), name, v, vlen, err, errlen);
+	case UF_REPLYMODE:
+		if (strcmp(v, "reply") != 0 && strcmp(v, "echo") != 0)
+			return fail(err, errlen, "field 'replymode': reply "
+				    "or echo");
+		return copy_field(r->replymode, sizeof(r->replymode), name, v,
+				  vlen, err, errlen);
+	case UF_REPLYTIMEOUT: {
+		uint64_t h;
+		if (util_parse_u64(v, vlen, 1000000, &h) < 0)
+			return fail(err, errlen, "field 'replytimeout': "
+				    "hours expected");
+		r->replytimeout = (int64_t)h;
+		return 0;
+	}
+	case UF_VACSTART:
+	case UF_VACEND:
+		if (!is_gentime(v, vlen))
+			return fail(err, errlen, "field '%s': expected "
+				    "YYYYMMDD[HHMMSS]Z", name);
+		return copy_field(i == UF_VACSTART ? r->vacstart : r->vacend,
+				  sizeof(r->vacstart), name, v, vlen, err,
+				  errlen);
+	default:
+		return decode_user_text(r, (enum user_field)i, name, v, vlen,
+					err, errlen);
 	}
 }
 
@@ -412,9 +591,159 @@ tbl_rec_decode_user(const char *v, size_t len, struct tbl_user *r, char *err,
 	memset(r, 0, sizeof(*r));
 	r->status = r->mailstatus = TBL_ST_ACTIVE;
 	r->quota = r->msgquota = TBL_QUOTA_DEFAULT;
+	r->replytimeout = -1;
 	return decode_fields(v, len, r, decode_user_field, err, errlen) < 0
 		       ? -1
 		       : 0;
+}
+
+/* Group statuses (Sun 1.4): active, inactive, disabled, deleted. */
+static int
+decode_list_field(void *rec, unsigned *seen, const char *name, const char *v,
+		  size_t vlen, char *err, size_t errlen)
+{
+	struct tbl_list *r = rec;
+	uint64_t n;
+
+	if (strcmp(name, "member") == 0 || strcmp(name, "broadcaster") == 0 ||
+	    strcmp(name, "moderator") == 0) {
+		if (!is_address(v, vlen, false))
+			return fail(err, errlen, "field '%s': not a lower-case "
+				    "address", name);
+		if (name[0] == 'm' && name[1] == 'e')
+			r->nmembers++;
+		else if (name[0] == 'b')
+			r->nbroadcasters++;
+		else
+			r->nmoderators++;
+		return 0;
+	}
+	if (strcmp(name, "alloweddomain") == 0) {
+		if (vlen == 0 || vlen >= TBL_DOMAIN_MAX || !is_printable(v, vlen))
+			return fail(err, errlen, "field 'alloweddomain': bad "
+				    "pattern");
+		r->ndomains++;
+		return 0;
+	}
+	if (strcmp(name, "status") == 0) {
+		if (check_seen(seen, 1, name, err, errlen) < 0)
+			return -1;
+		if (parse_status("mailstatus", v, &r->status, err, errlen) < 0)
+			return -1;
+		if (r->status != TBL_ST_ACTIVE && r->status != TBL_ST_INACTIVE &&
+		    r->status != TBL_ST_DISABLED && r->status != TBL_ST_DELETED)
+			r->status = TBL_ST_UNKNOWN;
+		return 0;
+	}
+	if (strcmp(name, "delivery") == 0) {
+		if (check_seen(seen, 2, name, err, errlen) < 0)
+			return -1;
+		return parse_delivery(v, vlen, &r->delivery, err, errlen);
+	}
+	if (strcmp(name, "errorsto") == 0) {
+		if (check_seen(seen, 4, name, err, errlen) < 0)
+			return -1;
+		if (!is_address(v, vlen, false))
+			return fail(err, errlen, "field 'errorsto': not a "
+				    "lower-case address");
+		return copy_field(r->errorsto, sizeof(r->errorsto), name, v,
+				  vlen, err, errlen);
+	}
+	if (strcmp(name, "rejectaction") == 0) {
+		if (check_seen(seen, 8, name, err, errlen) < 0)
+			return -1;
+		return copy_field(r->rejectaction, sizeof(r->rejectaction),
+				  name, v, vlen, err, errlen);
+	}
+	if (strcmp(name, "maxsize") == 0) {
+		if (check_seen(seen, 16, name, err, errlen) < 0)
+			return -1;
+		if (util_parse_u64(v, vlen, INT64_MAX, &n) < 0)
+			return fail(err, errlen, "field 'maxsize': octets "
+				    "expected");
+		r->maxsize = (int64_t)n;
+		return 0;
+	}
+	return fail(err, errlen, "field '%s': unknown in lists", name);
+}
+
+int
+tbl_rec_decode_list(const char *v, size_t len, struct tbl_list *r, char *err,
+		    size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = TBL_ST_ACTIVE;
+	r->maxsize = -1;
+	return decode_fields(v, len, r, decode_list_field, err, errlen) < 0
+		       ? -1
+		       : 0;
+}
+
+int
+tbl_rec_list_each(const char *v, size_t len, enum tbl_list_field f,
+		  tbl_rec_each_fn *fn, void *arg)
+{
+	static const char *const names[] = {
+		"member", "broadcaster", "alloweddomain", "moderator",
+	};
+	const char *p = v, *end = v + len;
+	char name[FIELD_NAME_MAX], val[FIELD_VAL_MAX], err[TBL_ERR_MAX];
+	size_t vlen;
+	int rc;
+
+	while (next_field(&p, end, name, val, &vlen, err, sizeof(err)) > 0)
+		if (strcmp(name, names[f]) == 0 &&
+		    (rc = fn(arg, val, vlen)) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+decode_route_field(void *rec, unsigned *seen, const char *name, const char *v,
+		   size_t vlen, char *err, size_t errlen)
+{
+	struct tbl_route *r = rec;
+
+	if (strcmp(name, "relay") == 0) {
+		long colon = util_find(v, vlen, ':');
+		size_t hl = colon < 0 ? vlen : (size_t)colon;
+		uint64_t port;
+
+		if (check_seen(seen, 1, name, err, errlen) < 0)
+			return -1;
+		if (!tbl_rec_is_domain(v, hl) ||
+		    (colon >= 0 && (util_parse_u64(v + hl + 1, vlen - hl - 1,
+						   65535, &port) < 0 ||
+				    port == 0)))
+			return fail(err, errlen, "field 'relay': expected "
+				    "HOST or HOST:PORT");
+		return copy_field(r->relay, sizeof(r->relay), name, v, vlen,
+				  err, errlen);
+	}
+	if (strcmp(name, "host") == 0) {
+		*seen |= 2;
+		if (!tbl_rec_is_domain(v, vlen))
+			return fail(err, errlen, "field 'host': not a "
+				    "lower-case host name");
+		return append_line(r->hosts, sizeof(r->hosts), name, v, vlen,
+				   err, errlen);
+	}
+	return fail(err, errlen, "field '%s': unknown in routes", name);
+}
+
+int
+tbl_rec_decode_route(const char *v, size_t len, struct tbl_route *r,
+		     char *err, size_t errlen)
+{
+	int seen;
+
+	memset(r, 0, sizeof(*r));
+	seen = decode_fields(v, len, r, decode_route_field, err, errlen);
+	if (seen < 0)
+		return -1;
+	if (seen == 0)
+		return fail(err, errlen, "route: 'relay' or 'host' expected");
+	return 0;
 }
 
 int
@@ -463,6 +792,11 @@ tbl_rec_check_key(enum tbl_kind kind, const char *k, size_t len, char *err,
 		if (!tbl_rec_is_domain(k, len))
 			return fail(err, errlen, "key: not a domain name");
 		return 0;
+	case TBL_ROUTES:
+		if (!tbl_rec_is_domain(k, len))
+			return fail(err, errlen, "key: not a domain or host "
+				    "name");
+		return 0;
 	case TBL_ADDRESSES:
 		if (!is_address(k, len, true))
 			return fail(err, errlen, "key: not an address or "
@@ -470,7 +804,9 @@ tbl_rec_check_key(enum tbl_kind kind, const char *k, size_t len, char *err,
 		return 0;
 	default:
 		if (!is_address(k, len, false))
-			return fail(err, errlen, "key: not a login address");
+			return fail(err, errlen, kind == TBL_LISTS
+					? "key: not a list address"
+					: "key: not a login address");
 		return 0;
 	}
 }
@@ -483,6 +819,8 @@ tbl_rec_check(enum tbl_kind kind, const char *k, size_t klen, const char *v,
 		struct tbl_domain d;
 		struct tbl_address a;
 		struct tbl_user u;
+		struct tbl_list l;
+		struct tbl_route rt;
 		char hash[TBL_HASH_MAX];
 	} rec;
 	char path[TBL_PATH_MAX];
@@ -505,6 +843,10 @@ tbl_rec_check(enum tbl_kind kind, const char *k, size_t klen, const char *v,
 	case TBL_PASSWORDS:
 		return tbl_rec_decode_password(v, vlen, rec.hash,
 					       sizeof(rec.hash), err, errlen);
+	case TBL_LISTS:
+		return tbl_rec_decode_list(v, vlen, &rec.l, err, errlen);
+	case TBL_ROUTES:
+		return tbl_rec_decode_route(v, vlen, &rec.rt, err, errlen);
 	default:
 		return fail(err, errlen, "unknown table");
 	}

@@ -321,6 +321,12 @@ add_rcpt(struct smtp_tx *tx, const char *addr, const char *mailbox)
 	return 0;
 }
 
+static int
+add_member_cb(void *arg, const char *member, const char *mailbox)
+{
+	return add_rcpt(arg, member, mailbox);
+}
+
 static enum smtp_rc
 smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 {
@@ -336,6 +342,7 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		.size = tx->params.size,
 		.postmaster = vd->cfg.postmaster,
 		.delimiter = vd->cfg.recipient_delimiter[0],
+		.hostname = vd->cfg.hostname,
 	};
 
 	if (tx->nrcpt >= vd->cfg.max_recipients) {
@@ -349,6 +356,10 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		return SMTP_NEXT;
 	}
 	route_rcpt(&vd->tables, to.addr, strlen(to.addr), &o, &r, NULL, NULL);
+	/* A list's members become the recipients (same limits, deduplicated). */
+	if (r.action == ROUTE_LIST)
+		route_expand_list(&vd->tables, &o, &r, add_member_cb, tx, NULL,
+				  NULL);
 	if (r.action != ROUTE_DELIVER) {
 		char what[TBL_ADDR_MAX + 16];
 		snprintf(what, sizeof(what), "rcpt to=<%s>", to.addr);
@@ -356,7 +367,7 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		reply(s, r.code, r.enh, "<%s>: %s", to.addr, r.text);
 		return SMTP_NEXT;
 	}
-	if (add_rcpt(tx, to.addr, r.mailbox) < 0) {
+	if (r.list[0] == '\0' && add_rcpt(tx, to.addr, r.mailbox) < 0) {
 		reply(s, 451, "4.3.0", "Out of memory, try again later");
 		return SMTP_NEXT;
 	}

@@ -168,6 +168,14 @@ print_step(void *arg, const char *step, const char *detail)
 }
 
 static int
+count_member(void *arg, const char *member, const char *mailbox)
+{
+	(void)arg;
+	printf("%-10s %s -> %s\n", "deliver", member, mailbox);
+	return 0;
+}
+
+static int
 cmd_route(const char *conf, const char *addr, const char *size)
 {
 	struct cfg cfg;
@@ -198,8 +206,12 @@ cmd_route(const char *conf, const char *addr, const char *size)
 	o.size = sz;
 	o.postmaster = cfg.postmaster;
 	o.delimiter = cfg.recipient_delimiter[0];
+	o.hostname = cfg.hostname;
 	printf("%-10s %s\n", "address", addr);
 	route_rcpt(&t, addr, strlen(addr), &o, &r, print_step, NULL);
+	if (r.action == ROUTE_LIST)
+		route_expand_list(&t, &o, &r, count_member, NULL, print_step,
+				  NULL);
 	printf("%-10s %s\n", "decision",
 	       r.action == ROUTE_DELIVER ? "accept and deliver"
 	       : r.action == ROUTE_TEMPFAIL ? "refuse for now (the sender "

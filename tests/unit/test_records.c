@@ -37,6 +37,23 @@ T_TEST(tbl_rec_valid_records)
 		{ TBL_USERS, "bob@example.com", "quota=0" },
 		{ TBL_PASSWORDS, "alice@example.com", "{SSHA}abcdef" },
 		{ TBL_PASSWORDS, "alice@example.com", "{CRYPT}$y$j9T$x$y" },
+		{ TBL_ADDRESSES, "staff@example.com", "list=staff@example.com" },
+		{ TBL_DOMAINS, "example.com", "quota=1G msgquota=-1" },
+		{ TBL_USERS, "alice@example.com", "mailhost=mail.example.com "
+		  "delivery=mailbox,forward,autoreply forward=a@b.test "
+		  "forward=c@d.test program=vacation file=mbox/alice "
+		  "shared=team replymode=echo replysubject=Away%20%24SUBJECT "
+		  "replytext=Back%20soon replyinternal=Hi replytimeout=168 "
+		  "vacstart=20261201000000Z vacend=20261224Z" },
+		{ TBL_LISTS, "staff@example.com", "status=active "
+		  "member=alice@example.com member=ext@remote.test "
+		  "errorsto=owner@example.com broadcaster=alice@example.com "
+		  "alloweddomain=*.example.com moderator=bob@example.com "
+		  "rejectaction=toModerator maxsize=100000 delivery=members" },
+		{ TBL_LISTS, "empty@example.com", "" },
+		{ TBL_ROUTES, "example.com", "relay=smart.example.net:2525" },
+		{ TBL_ROUTES, "example.org", "host=mx1.example.org "
+		  "host=mx2.example.org" },
 	};
 	char err[TBL_ERR_MAX];
 
@@ -70,7 +87,24 @@ T_TEST(tbl_rec_invalid_records_name_the_field)
 		{ TBL_ADDRESSES, "a@x.test", "", "missing" },
 		{ TBL_ADDRESSES, "a@x.test", "user=b@x.test user=c@x.test",
 		  "twice" },
-		{ TBL_ADDRESSES, "a@x.test", "list=l@x.test", "list" },
+		{ TBL_ADDRESSES, "a@x.test", "list=l@x.test user=l@x.test",
+		  "twice" },
+		{ TBL_ADDRESSES, "a@x.test", "group=l@x.test", "group" },
+		{ TBL_USERS, "a@x.test", "delivery=mailbox,teleport", "teleport" },
+		{ TBL_USERS, "a@x.test", "delivery=", "delivery" },
+		{ TBL_USERS, "a@x.test", "program=/bin/sh", "program" },
+		{ TBL_USERS, "a@x.test", "file=../x", "file" },
+		{ TBL_USERS, "a@x.test", "replymode=shout", "replymode" },
+		{ TBL_USERS, "a@x.test", "vacstart=tomorrow", "vacstart" },
+		{ TBL_USERS, "a@x.test", "mailhost=Mail.X", "mailhost" },
+		{ TBL_USERS, "a@x.test", "forward=nobody", "forward" },
+		{ TBL_LISTS, "l@x.test", "member=nobody", "member" },
+		{ TBL_LISTS, "l@x.test", "maxsize=big", "maxsize" },
+		{ TBL_LISTS, "l@x.test", "owner=a@x.test", "owner" },
+		{ TBL_LISTS, "@x.test", "", "list address" },
+		{ TBL_ROUTES, "x.test", "", "relay" },
+		{ TBL_ROUTES, "x.test", "relay=a.test:0", "relay" },
+		{ TBL_ROUTES, "x.test", "relay=a.test:99999", "relay" },
 		{ TBL_ADDRESSES, "ax.test", "user=b@x.test", "key" },
 		{ TBL_USERS, "a@x.test", "quota=ten", "quota" },
 		{ TBL_USERS, "a@x.test", "quota=5000G", "quota" },
@@ -93,6 +127,36 @@ T_TEST(tbl_rec_invalid_records_name_the_field)
 			t_fail(__FILE__, __LINE__, "%s %s: \"%s\" lacks \"%s\"",
 			       bad[i].key, bad[i].val, err, bad[i].want);
 	}
+}
+
+static int
+collect(void *arg, const char *val, size_t len)
+{
+	char *out = arg;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 256 - used, "%s%.*s", used ? "," : "", (int)len,
+		 val);
+	return 0;
+}
+
+T_TEST(tbl_rec_list_members_and_delivery_names)
+{
+	static const char v[] = "status=disabled member=a@x.test "
+				"broadcaster=b@x.test member=c%40d@x.test "
+				"delivery=members,file";
+	struct tbl_list l;
+	char err[TBL_ERR_MAX], got[256] = "", names[64];
+
+	T_ASSERT(tbl_rec_decode_list(v, strlen(v), &l, err, sizeof(err)) == 0);
+	T_ASSERT(l.status == TBL_ST_DISABLED && l.nmembers == 2 &&
+		 l.nbroadcasters == 1);
+	tbl_rec_list_each(v, strlen(v), TBL_LIST_MEMBER, collect, got);
+	T_ASSERT(strcmp(got, "a@x.test,c@d@x.test") == 0);
+	tbl_rec_delivery_names(l.delivery, names, sizeof(names));
+	T_ASSERT(strcmp(names, "file,members") == 0);
+	tbl_rec_delivery_names(0, names, sizeof(names));
+	T_ASSERT(strcmp(names, "-") == 0);
 }
 
 T_TEST(tbl_rec_sun_status_rule)
