@@ -21,6 +21,7 @@ CORE_SRCS += core/conn.c
 CORE_SRCS += core/listen.c
 CORE_SRCS += core/loop.c
 CORE_SRCS += core/tls.c
+CORE_SRCS += core/supervise.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c
@@ -43,11 +44,18 @@ PROTO_SRCS += protocols/smtp_server.c
 VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 VDCTL_SRCS := tools/vdctl.c core/util.c core/log.c core/cfg.c $(CDB_SRCS) \
 	spool/store.c
+# vdsync (and the directory half of vdctl) alone link libldap.
+SYNC_SRCS := tools/sync_cfg.c tools/dir_entry.c tools/dir_cache.c \
+	tools/dir_map.c tools/sync_write.c tools/dir_sync.c \
+	tools/dns_update.c tools/dns_cli.c
+VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c \
+	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 
 VDMAILD_LIBS := -lev -lbearssl -lcdb
 VDCTL_LIBS := -lcdb
+VDSYNC_LIBS := -lldap -llber -lcdb -lbearssl
 UNIT_LIBS := -lev -lbearssl -lcdb
 
 # B is the build directory (helpers and parallel checkouts may use another).
@@ -55,8 +63,8 @@ B ?= build
 export VDMAIL_BUILD := $(abspath $(B))/san
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-REL_BINS := $(B)/rel/vdmaild $(B)/rel/vdctl
-SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/unit
+REL_BINS := $(B)/rel/vdmaild $(B)/rel/vdctl $(B)/rel/vdsync
+SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/vdsync $(B)/san/unit
 
 .PHONY: all deps deps-test run test unit e2e fuzz bench clean fmt lint
 .DEFAULT_GOAL := all
@@ -85,6 +93,10 @@ $(B)/rel/vdmaild: $(call objs,rel,$(VDMAILD_SRCS))
 	$(call link,$(REL_FLAGS),$(VDMAILD_LIBS))
 $(B)/rel/vdctl: $(call objs,rel,$(VDCTL_SRCS))
 	$(call link,$(REL_FLAGS),$(VDCTL_LIBS))
+$(B)/rel/vdsync: $(call objs,rel,$(VDSYNC_SRCS))
+	$(call link,$(REL_FLAGS),$(VDSYNC_LIBS))
+$(B)/san/vdsync: $(call objs,san,$(VDSYNC_SRCS))
+	$(call link,$(SAN_FLAGS),$(VDSYNC_LIBS))
 $(B)/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
 	$(call link,$(SAN_FLAGS),$(VDMAILD_LIBS))
 $(B)/san/vdctl: $(call objs,san,$(VDCTL_SRCS))

@@ -54,6 +54,8 @@ static const struct cfg_key cfg_keys[] = {
 	K("delivery_batch", T_UINT, delivery_batch, 1, 256),
 	K("delivery_wait", T_SECS, delivery_wait, 0, 10),
 	K("sync_method", T_STR, sync_method, 1, 0),
+	K("sync_config", T_PATH, sync_config, 0, 0),
+	K("sync_program", T_PATH, sync_program, 0, 0),
 	K("log_syslog", T_BOOL, log_syslog, 0, 0),
 	K("log_debug", T_BOOL, log_debug, 0, 0),
 };

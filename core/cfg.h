@@ -68,6 +68,8 @@ struct cfg {
 	unsigned delivery_batch;
 	double delivery_wait;
 	char sync_method[8];
+	char sync_config[CFG_PATH_MAX];  /* vdsync.conf: run `vdsync follow` */
+	char sync_program[CFG_PATH_MAX]; /* default: vdsync beside vdmaild */
 	bool log_syslog;
 	bool log_debug;
 };

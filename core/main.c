@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/tls.h"
+#include "core/util.h"
 #include "core/vd.h"
 #include "protocols/smtp_server.h"
 
@@ -141,9 +142,38 @@ start_spool(struct vd *vd)
 		log_info("spool: %d queued message(s) to deliver", n);
 }
 
+/* sync_config: vdmaild keeps `vdsync -c CONF follow` running. */
+static void
+start_sync(struct vd *vd)
+{
+	char prog[CFG_PATH_MAX];
+	const char *argv[] = { prog, "-c", vd->cfg.sync_config, "follow",
+			       NULL };
+
+	if (vd->cfg.sync_config[0] == '\0')
+		return;
+	if (vd->cfg.sync_program[0] != '\0') {
+		util_strlcpy(prog, vd->cfg.sync_program, sizeof(prog));
+	} else {
+		ssize_t n = readlink("/proc/self/exe", prog, sizeof(prog) - 1);
+		char *slash;
+		if (n <= 0)
+			log_fatal("readlink /proc/self/exe");
+		prog[n] = '\0';
+		slash = strrchr(prog, '/');
+		if (slash == NULL ||
+		    (size_t)(slash - prog) + sizeof("/vdsync") > sizeof(prog))
+			log_fatalx("cannot locate vdsync; set sync_program");
+		memcpy(slash, "/vdsync", sizeof("/vdsync"));
+	}
+	if (sup_start(&vd->sync, vd->loop, "vdsync", argv) < 0)
+		log_fatalx("cannot start %s (sync_config is set)", prog);
+}
+
 static void
 shutdown_all(struct vd *vd)
 {
+	sup_stop(&vd->sync);
 	/* Commits still pending are finished so no session waits forever. */
 	spool_commit_run(&vd->commit);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
@@ -211,6 +241,7 @@ main(int argc, char **argv)
 	write_pid(&vd->cfg);
 	start_spool(vd);
 	loop_init(vd);
+	start_sync(vd);
 	listen_start_all(vd);
 	log_buffered(true);
 	log_info("vdmaild started: host %s, %u listener(s), TLS %s",

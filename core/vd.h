@@ -13,6 +13,7 @@
 
 #include "cdb/tbl.h"
 #include "core/cfg.h"
+#include "core/supervise.h"
 #include "spool/deliver.h"
 #include "spool/flush.h"
 #include "spool/sched.h"
@@ -42,6 +43,7 @@ struct vd {
 	struct store store;
 	struct deliver deliver;
 	struct sched sched;
+	struct sup sync;     /* `vdsync follow`, when sync_config is set */
 	bool stopping;
 	ev_prepare prepare;
 	ev_signal sig_term, sig_int, sig_hup;

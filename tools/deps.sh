@@ -5,12 +5,14 @@
 set -eu
 
 # To build and run: compiler, libev, BearSSL, tinycdb (library and the
-# cdb tool), c-ares, pkg-config, and openssl for the demo's self-signed
-# certificate.
-RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev openssl"
+# cdb tool), c-ares, OpenLDAP's client library (vdsync alone links it),
+# pkg-config, and openssl for the demo's self-signed certificate.
+RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev openssl"
 # To test as well: Python for the end-to-end clients, swaks, clang with
-# its sanitizer and libFuzzer runtimes, strace for the syscall-order test.
-TEST="python3 swaks clang libclang-rt-14-dev strace"
+# its sanitizer and libFuzzer runtimes, strace for the syscall-order test,
+# a real slapd and its tools for the directory tests, BIND 9 (named, dig,
+# tsig-keygen) for the DNS UPDATE tests.
+TEST="python3 swaks clang libclang-rt-14-dev strace slapd ldap-utils bind9 bind9-utils bind9-dnsutils"
 
 case "${1:-run}" in
 run) want="$RUN" ;;
