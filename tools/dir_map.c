@@ -735,10 +735,31 @@ gen_domain(struct gen *g)
 	g->m->st->domains++;
 }
 
+/*
+ * Whether addr is in the domain (or one of its alias domains). A domain's
+ * administrator may write any value into its entries (slapd does not
+ * check them), so an address in another domain is never taken from it.
+ */
+static bool
+own_address(const struct dom *d, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const struct dent_attr *a = dent_attr(d->e, "associatedDomain");
+
+	if (at == NULL)
+		return false;
+	if (strcasecmp(at + 1, d->name) == 0)
+		return true;
+	for (size_t i = 0; a != NULL && i < a->nv; i++)
+		if (strcasecmp(at + 1, a->v[i].s) == 0)
+			return true;
+	return false;
+}
+
 /* The addresses of an entry: mail, alternates, equivalents. */
 static void
-gen_addresses(struct pending *p, const struct dent *e, const char *key,
-	      const char *field)
+gen_addresses(struct gen *g, struct pending *p, const struct dent *e,
+	      const char *key, const char *field)
 {
 	static const char *const attrs[] = {
 		"mail", "mailAlternateAddress", "mailEquivalentAddress",
@@ -749,6 +770,12 @@ gen_addresses(struct pending *p, const struct dent *e, const char *key,
 		const struct dent_attr *at = dent_attr(e, attrs[i]);
 		for (size_t j = 0; at != NULL && j < at->nv; j++) {
 			lower_copy(a, sizeof(a), at->v[j].s);
+			if (!own_address(g->d, a)) {
+				skip_entry(g->m, e, attrs[i], "address outside "
+					   "the entry's domain ignored");
+				g->m->st->skipped--;
+				continue;
+			}
 			struct rec *r = pend_new(p, TBL_ADDRESSES, a);
 			if (r != NULL)
 				sb_field(&r->line, field, key, strlen(key));
@@ -827,6 +854,11 @@ gen_user(struct gen *g, const struct dent *e)
 		return;
 	}
 	lower_copy(key, sizeof(key), mail);
+	if (!own_address(g->d, key)) {
+		skip_entry(g->m, e, "mail", "not an address of the entry's "
+			   "domain");
+		return;
+	}
 	struct rec *r = pend_new(&p, TBL_USERS, key);
 	add_values(r, e, "inetUserStatus", "status", true, true);
 	add_values(r, e, "mailUserStatus", "mailstatus", true, true);
@@ -852,7 +884,7 @@ gen_user(struct gen *g, const struct dent *e)
 	add_values(r, e, "mailAutoReplyTimeOut", "replytimeout", false, true);
 	add_values(r, e, "vacationStartDate", "vacstart", false, true);
 	add_values(r, e, "vacationEndDate", "vacend", false, true);
-	gen_addresses(&p, e, key, "user");
+	gen_addresses(g, &p, e, key, "user");
 	gen_password(&p, e, key, g->m);
 	size_t before = g->out[TBL_USERS].len;
 	pend_commit(g, e, &p);
@@ -964,6 +996,11 @@ gen_list(struct gen *g, const struct dent *e)
 		return;
 	}
 	lower_copy(key, sizeof(key), mail);
+	if (!own_address(g->d, key)) {
+		skip_entry(g->m, e, "mail", "not an address of the entry's "
+			   "domain");
+		return;
+	}
 	struct rec *r = pend_new(&p, TBL_LISTS, key);
 	add_values(r, e, "inetMailGroupStatus", "status", true, true);
 	add_delivery(r, e, g->m);
@@ -980,7 +1017,7 @@ gen_list(struct gen *g, const struct dent *e)
 	}
 	add_values(r, e, "mgrpMsgRejectAction", "rejectaction", false, true);
 	add_values(r, e, "mgrpMsgMaxSize", "maxsize", false, true);
-	gen_addresses(&p, e, key, "list");
+	gen_addresses(g, &p, e, key, "list");
 	size_t before = g->out[TBL_LISTS].len;
 	pend_commit(g, e, &p);
 	if (g->out[TBL_LISTS].len != before)
