@@ -22,6 +22,7 @@ struct dsync {
 	struct dcache cache;
 	char cache_path[SYNC_CFG_STR + 16];
 	LDAP *ld;
+	LDAP *ld_search;    /* second connection for memberURL searches */
 	bool force;
 	bool no_cookie;     /* this refresh started from nothing */
 	bool saw_present;   /* the server used the present phase */
@@ -50,32 +51,37 @@ now_s(void)
 }
 
 static int
-connect_ldap(struct dsync *s)
+open_conn(const struct sync_cfg *c, LDAP **ld_r)
 {
-	const struct sync_cfg *c = s->cfg;
 	int version = LDAP_VERSION3, rc;
 	struct timeval tv = { (time_t)c->timeout, 0 };
 	struct berval cred = { strlen(c->bind_pw), (char *)c->bind_pw };
 
-	rc = ldap_initialize(&s->ld, c->uri);
+	rc = ldap_initialize(ld_r, c->uri);
 	if (rc != LDAP_SUCCESS) {
 		log_warnx("vdsync: %s: %s", c->uri, ldap_err2string(rc));
 		return -1;
 	}
-	ldap_set_option(s->ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-	ldap_set_option(s->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	ldap_set_option(s->ld, LDAP_OPT_TIMEOUT, &tv);
-	ldap_set_option(s->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	rc = ldap_sasl_bind_s(s->ld, c->bind_dn[0] ? c->bind_dn : NULL,
+	ldap_set_option(*ld_r, LDAP_OPT_PROTOCOL_VERSION, &version);
+	ldap_set_option(*ld_r, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(*ld_r, LDAP_OPT_TIMEOUT, &tv);
+	ldap_set_option(*ld_r, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	rc = ldap_sasl_bind_s(*ld_r, c->bind_dn[0] ? c->bind_dn : NULL,
 			      LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc != LDAP_SUCCESS) {
 		log_warnx("vdsync: bind to %s as \"%s\": %s", c->uri,
 			  c->bind_dn, ldap_err2string(rc));
-		ldap_unbind_ext_s(s->ld, NULL, NULL);
-		s->ld = NULL;
+		ldap_unbind_ext_s(*ld_r, NULL, NULL);
+		*ld_r = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+static int
+connect_ldap(struct dsync *s)
+{
+	return open_conn(s->cfg, &s->ld);
 }
 
 static void
@@ -83,7 +89,9 @@ disconnect_ldap(struct dsync *s)
 {
 	if (s->ld != NULL)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
-	s->ld = NULL;
+	if (s->ld_search != NULL)
+		ldap_unbind_ext_s(s->ld_search, NULL, NULL);
+	s->ld = s->ld_search = NULL;
 }
 
 /* An LDAP entry into a cache entry (NULL when out of memory). */
@@ -250,9 +258,12 @@ expand_url(void *arg, const char *url, dmap_add_fn *add, void *arg2)
 	struct timeval tv = { (time_t)s->cfg->timeout, 0 };
 	int rc;
 
-	if (s->ld == NULL || ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+	/* The sync search may be persisting on s->ld: search on another. */
+	if (s->ld_search == NULL && open_conn(s->cfg, &s->ld_search) < 0)
 		return -1;
-	rc = ldap_search_ext_s(s->ld, lud->lud_dn ? lud->lud_dn : "",
+	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+		return -1;
+	rc = ldap_search_ext_s(s->ld_search, lud->lud_dn ? lud->lud_dn : "",
 			       lud->lud_scope < 0 ? LDAP_SCOPE_SUBTREE
 						  : lud->lud_scope,
 			       lud->lud_filter, attrs, 0, NULL, NULL, &tv,
@@ -260,11 +271,14 @@ expand_url(void *arg, const char *url, dmap_add_fn *add, void *arg2)
 	ldap_free_urldesc(lud);
 	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
 		ldap_msgfree(res);
+		/* A lost connection is opened again at the next expansion. */
+		ldap_unbind_ext_s(s->ld_search, NULL, NULL);
+		s->ld_search = NULL;
 		return -1;
 	}
-	for (LDAPMessage *m = ldap_first_entry(s->ld, res); m != NULL;
-	     m = ldap_next_entry(s->ld, m)) {
-		struct berval **v = ldap_get_values_len(s->ld, m, "mail");
+	for (LDAPMessage *m = ldap_first_entry(s->ld_search, res); m != NULL;
+	     m = ldap_next_entry(s->ld_search, m)) {
+		struct berval **v = ldap_get_values_len(s->ld_search, m, "mail");
 		if (v != NULL && v[0] != NULL && v[0]->bv_len < TBL_ADDR_MAX) {
 			char mail[TBL_ADDR_MAX];
 			util_copy(mail, sizeof(mail), v[0]->bv_val,
@@ -332,10 +346,12 @@ sync_setup(struct dsync *s, ldap_sync_t *ls)
 	s->refreshed = false;
 }
 
-/* ldap_sync_destroy frees base, filter and attrs: they are ours. */
+/* ldap_sync_destroy frees base, filter and attrs and unbinds ls_ld: all
+ * of them are ours, released by us. */
 static void
 sync_teardown(ldap_sync_t *ls)
 {
+	ls->ls_ld = NULL;
 	ls->ls_base = NULL;
 	ls->ls_filter = NULL;
 	ls->ls_attrs = NULL;
@@ -459,18 +475,17 @@ persist(struct dsync *s, ldap_sync_t *ls)
 	double first_change = 0;
 
 	while (!stop_requested) {
-		double wait = s->changes ? s->cfg->follow_delay : 1.0;
+		double wait = s->changes ? s->cfg->follow_delay : 0.1;
 		int rc = wait_ldap(s, wait);
 		if (rc < 0)
 			break;
-		if (rc > 0) {
-			unsigned before = s->changes;
-			if (ldap_sync_poll(ls) != LDAP_SUCCESS || s->error)
-				break;
-			if (before == 0 && s->changes > 0)
-				first_change = now_s();
-			keep_cookie(s, ls);
-		}
+		/* Always poll: libldap may hold messages it already read. */
+		unsigned before = s->changes;
+		if (ldap_sync_poll(ls) != LDAP_SUCCESS || s->error)
+			break;
+		if (before == 0 && s->changes > 0)
+			first_change = now_s();
+		keep_cookie(s, ls);
 		/* Changes come in bursts: publish once they pause briefly. */
 		if (s->changes > 0 && (rc == 0 || now_s() - first_change >=
 						      s->cfg->follow_delay))

@@ -943,13 +943,13 @@ new_id(unsigned *id, char *err, size_t errlen)
  */
 static int
 query(const struct dns_update_cfg *c, const char *name, unsigned type,
-      unsigned char *a, struct msg *m, struct hdr *h, size_t *an_r,
-      char *err, size_t errlen)
+      unsigned char *a, struct msg *m, char *err, size_t errlen)
 {
 	unsigned char qb[REQ_MAX];
 	struct wbuf w = { qb, sizeof(qb), 0, false };
 	char got[NAME_TEXT_MAX];
 	size_t off = HDR_LEN;
+	struct hdr h;
 	unsigned id;
 
 	if (new_id(&id, err, errlen) < 0)
@@ -963,47 +963,47 @@ query(const struct dns_update_cfg *c, const char *name, unsigned type,
 	if (transact(c, w.p, w.len, a, &m->len, err, errlen) < 0)
 		return -1;
 	m->p = a;
-	hdr_read(m, h);
-	if (h->qd > 1)
+	hdr_read(m, &h);
+	if (h.qd > 1)
 		return fail(err, errlen, "malformed answer: %u questions",
-			    h->qd);
-	if (h->qd == 1 &&
+			    h.qd);
+	if (h.qd == 1 &&
 	    (rd_name(m, &off, m->len, got, sizeof(got)) < 0 ||
 	     m->len - off < 4 || strcmp(got, name) != 0 ||
 	     get16(m->p + off) != type || get16(m->p + off + 2) != C_IN))
 		return fail(err, errlen, "malformed answer: not our question");
-	if (skip_questions(m, h, an_r) < 0)
-		return fail(err, errlen, "malformed answer");
 	return 0;
 }
 
 /*
- * The zone of name: the owner of the SOA the server names in the answer
- * (name is the apex) or authority section (name is below it) of an
- * authoritative answer (RFC 2136 4.3; RFC 2308 3 for the negative case).
+ * The zone of name from an SOA query's answer: the owner of the SOA the
+ * server names in the answer (name is the apex) or authority section
+ * (name is below it) of an authoritative answer (RFC 2136 4.3; RFC 2308
+ * 3 for the negative case). The zone must contain name.
  */
 static int
-find_zone(const struct dns_update_cfg *c, const char *name, char *zone,
-	  size_t zonelen, char *err, size_t errlen)
+soa_parse(const struct msg *m, const char *name, char *zone, size_t zonelen,
+	  char *err, size_t errlen)
 {
-	unsigned char a[PKT_MAX];
-	struct msg m;
 	struct hdr h;
 	struct rr rr;
 	size_t off;
 	char why[200];
 
-	if (query(c, name, T_SOA, a, &m, &h, &off, err, errlen) < 0)
-		return -1;
+	hdr_read(m, &h);
 	unsigned rc = F_RCODE(h.flags);
 	if (rc != 0 && rc != 3)
 		return fail(err, errlen, "SOA lookup for %s: %s (%s)", name,
-			    rcode_name(rc), rcode_hint(rc));
+			    rcode_name(rc), rc == 5 ? "the server serves no "
+			    "zone containing it" : rcode_hint(rc));
 	if ((h.flags & F_AA) == 0)
 		return fail(err, errlen, "SOA lookup for %s: the server is not "
 			    "authoritative for it (give --zone?)", name);
+	if (skip_questions(m, &h, &off) < 0)
+		return fail(err, errlen, "SOA lookup for %s: malformed answer",
+			    name);
 	for (unsigned i = 0; i < h.an + h.ns; i++) {
-		if (rd_rr(&m, &off, &rr) < 0)
+		if (rd_rr(m, &off, &rr) < 0)
 			return fail(err, errlen, "SOA lookup for %s: malformed "
 				    "answer", name);
 		if (rr.type != T_SOA || rr.class != C_IN)
@@ -1017,6 +1017,18 @@ find_zone(const struct dns_update_cfg *c, const char *name, char *zone,
 	}
 	return fail(err, errlen, "SOA lookup for %s: no SOA record in the "
 		    "answer (%s)", name, rcode_name(rc));
+}
+
+static int
+find_zone(const struct dns_update_cfg *c, const char *name, char *zone,
+	  size_t zonelen, char *err, size_t errlen)
+{
+	unsigned char a[PKT_MAX];
+	struct msg m;
+
+	if (query(c, name, T_SOA, a, &m, err, errlen) < 0)
+		return -1;
+	return soa_parse(&m, name, zone, zonelen, err, errlen);
 }
 
 static int
@@ -1156,18 +1168,67 @@ mx_line(const struct msg *m, const struct rr *rr, char *out, size_t outlen,
 	return 0;
 }
 
+/*
+ * The MX records of dom in an MX query's answer, as "PREF HOST\n" lines
+ * into out (which is NUL-terminated); CNAMEs in the answer are followed
+ * (RFC 1034 3.6.2). Returns the count, or -1 with err.
+ */
+static int
+mx_parse(const struct msg *m, const char *dom, char *out, size_t outlen,
+	 char *err, size_t errlen)
+{
+	char owner[NAME_TEXT_MAX];
+	struct hdr h;
+	struct rr rr;
+	size_t off, o = 0;
+	int count = 0;
+
+	hdr_read(m, &h);
+	unsigned rc = F_RCODE(h.flags);
+	if (rc == 3)
+		return 0;
+	if (rc != 0)
+		return fail(err, errlen, "MX query for %s: %s (%s)", dom,
+			    rcode_name(rc), rc == 5 ? "the server does not "
+			    "serve that name" : rcode_hint(rc));
+	if (skip_questions(m, &h, &off) < 0)
+		return fail(err, errlen, "MX query for %s: malformed answer",
+			    dom);
+	memcpy(owner, dom, strlen(dom) + 1);
+	for (unsigned i = 0; i < h.an; i++) {
+		if (rd_rr(m, &off, &rr) < 0)
+			return fail(err, errlen, "MX query for %s: malformed "
+				    "answer", dom);
+		if (rr.class != C_IN || strcmp(rr.name, owner) != 0)
+			continue;
+		if (rr.type == T_CNAME) {
+			size_t t = rr.rdata;
+			if (rd_name(m, &t, rr.rdata + rr.rdlen, owner,
+				    sizeof(owner)) < 0 ||
+			    t != rr.rdata + rr.rdlen)
+				return fail(err, errlen, "MX query for %s: "
+					    "malformed CNAME", dom);
+		} else if (rr.type == T_MX) {
+			int r = mx_line(m, &rr, out, outlen, &o);
+			if (r < 0)
+				return fail(err, errlen, r == -2 ? "MX query for "
+					    "%s: too many records for the "
+					    "buffer" : "MX query for %s: "
+					    "malformed MX", dom);
+			count++;
+		}
+	}
+	return count;
+}
+
 int
 dns_update_query_mx(const struct dns_update_cfg *c, const char *domain,
 		    char *out, size_t outlen, char *err, size_t errlen)
 {
 	unsigned char a[PKT_MAX];
 	struct dns_update_cfg cc = *c;
-	char dom[256], owner[NAME_TEXT_MAX];
+	char dom[256];
 	struct msg m;
-	struct hdr h;
-	struct rr rr;
-	size_t off, o = 0;
-	int count = 0;
 
 	if (outlen == 0)
 		return fail(err, errlen, "no room for the answer");
@@ -1175,39 +1236,9 @@ dns_update_query_mx(const struct dns_update_cfg *c, const char *domain,
 	if (cc.timeout_ms == 0)
 		cc.timeout_ms = 3000;
 	if (name_norm(domain, dom, sizeof(dom), "domain", err, errlen) < 0 ||
-	    query(&cc, dom, T_MX, a, &m, &h, &off, err, errlen) < 0)
+	    query(&cc, dom, T_MX, a, &m, err, errlen) < 0)
 		return -1;
-	unsigned rc = F_RCODE(h.flags);
-	if (rc == 3)
-		return 0;
-	if (rc != 0)
-		return fail(err, errlen, "MX query for %s: %s (%s)", dom,
-			    rcode_name(rc), rcode_hint(rc));
-	memcpy(owner, dom, strlen(dom) + 1);
-	for (unsigned i = 0; i < h.an; i++) {
-		if (rd_rr(&m, &off, &rr) < 0)
-			return fail(err, errlen, "MX query for %s: malformed "
-				    "answer", dom);
-		if (rr.class != C_IN || strcmp(rr.name, owner) != 0)
-			continue;
-		if (rr.type == T_CNAME) {
-			/* RFC 1034 3.6.2: the chain goes on at the target. */
-			size_t t = rr.rdata;
-			if (rd_name(&m, &t, rr.rdata + rr.rdlen, owner,
-				    sizeof(owner)) < 0)
-				return fail(err, errlen, "MX query for %s: "
-					    "malformed CNAME", dom);
-		} else if (rr.type == T_MX) {
-			int r = mx_line(&m, &rr, out, outlen, &o);
-			if (r < 0)
-				return fail(err, errlen, r == -2 ? "too many MX "
-					    "records for the buffer" :
-					    "MX query for %s: malformed MX",
-					    dom);
-			count++;
-		}
-	}
-	return count;
+	return mx_parse(&m, dom, out, outlen, err, errlen);
 }
 
 /* ---- keys ---- */

@@ -160,7 +160,7 @@ BAD = [
      "domains.txt:3: key 'x.test': given twice", "duplicate domain"),
     ("domains", "x.test alias=y.test status=active\n",
      "domains.txt:1: field 'alias'", "alias with another field"),
-    ("addresses", "a@x.test\n", "addresses.txt:1: field 'user': missing",
+    ("addresses", "a@x.test\n", "addresses.txt:1: field 'user' or 'list': missing",
      "address without user="),
     ("addresses", "a@x.test mailbox=x\n", "addresses.txt:1: field "
      "'mailbox'", "address with a user's field"),

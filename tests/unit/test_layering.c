@@ -77,9 +77,12 @@ T_TEST(layering_only_tls_sees_bearssl)
 	char first[600] = "";
 
 	at_repo_root();
+	/* vdsync's TSIG (RFC 8945) signs with BearSSL's HMAC, outside vdmaild. */
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (grep_dir(dirs[i], "#include <bearssl", "core/tls.c", first,
-			     sizeof(first)) != 0)
+		if (grep_dir(dirs[i], "#include <bearssl",
+			     strcmp(dirs[i], "tools") == 0 ? "tools/dns_update.c"
+							   : "core/tls.c",
+			     first, sizeof(first)) != 0)
 			t_fail(__FILE__, __LINE__, "%s", first);
 	T_ASSERT(grep_dir("core", "#include <bearssl", NULL, first,
 			  sizeof(first)) == 1);
