@@ -261,8 +261,11 @@ save_frag(void *arg, struct dcache_frag *f)
 	if (fprintf(out, "F %s\n", f->name) < 0)
 		return -1;
 	for (int k = 0; k < TBL_NKINDS; k++) {
-		const char *p = f->text[k], *end = p + f->len[k];
-		while (p != NULL && p < end) {
+		const char *p = f->text[k];
+		if (p == NULL)
+			continue;
+		const char *end = p + f->len[k];
+		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 			if (fprintf(out, "R %d %.*s\n", k, (int)n, p) < 0)

@@ -1198,10 +1198,13 @@ dmap_table_text(struct dcache *c, enum tbl_kind kind, char **out,
 		free(a.frags);
 		return -1;
 	}
-	qsort(a.frags, a.n, sizeof(*a.frags), by_name);
+	if (a.n > 1)
+		qsort(a.frags, a.n, sizeof(*a.frags), by_name);
 	sb_add(&b, "", 0);
 	for (size_t i = 0; i < a.n; i++) {
 		const char *p = a.frags[i]->text[kind];
+		if (p == NULL)
+			continue; /* no record of this kind in the domain */
 		const char *end = p + a.frags[i]->len[kind];
 		while (p != NULL && p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
