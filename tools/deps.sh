@@ -8,11 +8,12 @@ set -eu
 # cdb tool), c-ares, OpenLDAP's client library (vdsync alone links it),
 # pkg-config, and openssl for the demo's self-signed certificate.
 RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev openssl"
-# To test as well: Python for the end-to-end clients, swaks, clang with
+# To test as well: Python for the end-to-end clients, swaks (with
+# Net::SSLeay for its STARTTLS), clang with
 # its sanitizer and libFuzzer runtimes, strace for the syscall-order test,
 # a real slapd and its tools for the directory tests, BIND 9 (named, dig,
 # tsig-keygen) for the DNS UPDATE tests.
-TEST="python3 swaks clang libclang-rt-14-dev strace slapd ldap-utils bind9 bind9-utils bind9-dnsutils"
+TEST="python3 swaks libnet-ssleay-perl clang libclang-rt-14-dev strace slapd ldap-utils bind9 bind9-utils bind9-dnsutils"
 
 case "${1:-run}" in
 run) want="$RUN" ;;
