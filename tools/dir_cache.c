@@ -9,18 +9,9 @@
 
 #include "cdb/tbl_build.h"
 #include "core/util.h"
+#include "tools/strmap.h"
 
 #define DCACHE_MAGIC "V vdsync-cache 1"
-
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 int
 dcache_init(struct dcache *c)
@@ -94,7 +85,7 @@ grow_entries(struct dcache *c)
 		while (c->eh[i] != NULL) {
 			struct dent *e = c->eh[i];
 			c->eh[i] = e->next;
-			size_t b = hash_str(e->uuid) & (ncap - 1);
+			size_t b = strmap_hash(e->uuid) & (ncap - 1);
 			e->next = n[b];
 			n[b] = e;
 		}
@@ -106,7 +97,7 @@ grow_entries(struct dcache *c)
 struct dent *
 dcache_get(struct dcache *c, const char *uuid)
 {
-	for (struct dent *e = c->eh[hash_str(uuid) & (c->ecap - 1)]; e;
+	for (struct dent *e = c->eh[strmap_hash(uuid) & (c->ecap - 1)]; e;
 	     e = e->next)
 		if (strcmp(e->uuid, uuid) == 0)
 			return e;
@@ -116,7 +107,7 @@ dcache_get(struct dcache *c, const char *uuid)
 struct dent *
 dcache_take(struct dcache *c, const char *uuid)
 {
-	struct dent **pp = &c->eh[hash_str(uuid) & (c->ecap - 1)];
+	struct dent **pp = &c->eh[strmap_hash(uuid) & (c->ecap - 1)];
 
 	for (; *pp != NULL; pp = &(*pp)->next)
 		if (strcmp((*pp)->uuid, uuid) == 0) {
@@ -143,7 +134,7 @@ dcache_put(struct dcache *c, struct dent *e)
 	}
 	if (c->nent >= c->ecap)
 		grow_entries(c);
-	size_t b = hash_str(e->uuid) & (c->ecap - 1);
+	size_t b = strmap_hash(e->uuid) & (c->ecap - 1);
 	e->next = c->eh[b];
 	c->eh[b] = e;
 	c->nent++;
@@ -175,7 +166,7 @@ grow_frags(struct dcache *c)
 		while (c->fh[i] != NULL) {
 			struct dcache_frag *f = c->fh[i];
 			c->fh[i] = f->next;
-			size_t b = hash_str(f->name) & (ncap - 1);
+			size_t b = strmap_hash(f->name) & (ncap - 1);
 			f->next = n[b];
 			n[b] = f;
 		}
@@ -187,7 +178,7 @@ grow_frags(struct dcache *c)
 struct dcache_frag *
 dcache_frag(struct dcache *c, const char *name, bool create)
 {
-	size_t b = hash_str(name) & (c->fcap - 1);
+	size_t b = strmap_hash(name) & (c->fcap - 1);
 
 	for (struct dcache_frag *f = c->fh[b]; f != NULL; f = f->next)
 		if (strcmp(f->name, name) == 0)
@@ -202,7 +193,7 @@ dcache_frag(struct dcache *c, const char *name, bool create)
 	f->dirty = true;
 	if (c->nfrag >= c->fcap) {
 		grow_frags(c);
-		b = hash_str(name) & (c->fcap - 1);
+		b = strmap_hash(name) & (c->fcap - 1);
 	}
 	f->next = c->fh[b];
 	c->fh[b] = f;
@@ -213,7 +204,7 @@ dcache_frag(struct dcache *c, const char *name, bool create)
 void
 dcache_frag_drop(struct dcache *c, const char *name)
 {
-	struct dcache_frag **pp = &c->fh[hash_str(name) & (c->fcap - 1)];
+	struct dcache_frag **pp = &c->fh[strmap_hash(name) & (c->fcap - 1)];
 
 	for (; *pp != NULL; pp = &(*pp)->next)
 		if (strcmp((*pp)->name, name) == 0) {

@@ -280,10 +280,8 @@ dent_read(FILE *f, char **line, size_t *cap, struct dent **e_r)
 	return -1;
 }
 
-/* Lower-case, no spaces after ',' or around '=': enough to compare the
- * DNs one server hands out with DNs an admin typed into an attribute. */
-static void
-dn_norm(const char *dn, char *out, size_t outlen)
+void
+dent_dn_norm(const char *dn, char *out, size_t outlen)
 {
 	size_t o = 0;
 	bool skip = true;
@@ -305,8 +303,8 @@ dent_dn_under(const char *dn, const char *base)
 	char a[1024], b[1024];
 	size_t la, lb;
 
-	dn_norm(dn, a, sizeof(a));
-	dn_norm(base, b, sizeof(b));
+	dent_dn_norm(dn, a, sizeof(a));
+	dent_dn_norm(base, b, sizeof(b));
 	la = strlen(a);
 	lb = strlen(b);
 	if (lb == 0 || la < lb || strcmp(a + la - lb, b) != 0)

@@ -80,6 +80,11 @@ int dent_read(FILE *f, char **line, size_t *cap, struct dent **e_r);
 /* %-escapes src into out (always NUL-terminated); -1 when it does not fit. */
 int dent_escape(const char *src, size_t len, char *out, size_t outlen);
 
+/* dn lower-cased, without spaces after ',' or around '=': enough to
+ * compare the DNs one server hands out with DNs an admin typed into an
+ * attribute. */
+void dent_dn_norm(const char *dn, char *out, size_t outlen);
+
 /* Whether DN dn is at or below base, comparing case-insensitively and
  * ignoring spaces after commas. */
 bool dent_dn_under(const char *dn, const char *base);

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "tools/dir_cache.h"
 #include "tools/dir_map.h"
+#include "tools/ldap_conn.h"
 #include "tools/sync_write.h"
 
 struct dsync {
@@ -53,26 +54,10 @@ now_s(void)
 static int
 open_conn(const struct sync_cfg *c, LDAP **ld_r)
 {
-	int version = LDAP_VERSION3, rc;
-	struct timeval tv = { (time_t)c->timeout, 0 };
-	struct berval cred = { strlen(c->bind_pw), (char *)c->bind_pw };
+	char err[1200];
 
-	rc = ldap_initialize(ld_r, c->uri);
-	if (rc != LDAP_SUCCESS) {
-		log_warnx("vdsync: %s: %s", c->uri, ldap_err2string(rc));
-		return -1;
-	}
-	ldap_set_option(*ld_r, LDAP_OPT_PROTOCOL_VERSION, &version);
-	ldap_set_option(*ld_r, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	ldap_set_option(*ld_r, LDAP_OPT_TIMEOUT, &tv);
-	ldap_set_option(*ld_r, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	rc = ldap_sasl_bind_s(*ld_r, c->bind_dn[0] ? c->bind_dn : NULL,
-			      LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-	if (rc != LDAP_SUCCESS) {
-		log_warnx("vdsync: bind to %s as \"%s\": %s", c->uri,
-			  c->bind_dn, ldap_err2string(rc));
-		ldap_unbind_ext_s(*ld_r, NULL, NULL);
-		*ld_r = NULL;
+	if (lconn_open(c, c->bind_dn, c->bind_pw, ld_r, err, sizeof(err)) < 0) {
+		log_warnx("vdsync: %s", err);
 		return -1;
 	}
 	return 0;

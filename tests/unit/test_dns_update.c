@@ -1,12 +1,15 @@
 /*
- * dns_update: names, the packet encoder and decoder, key parsing and the
- * TSIG round trip, without a network. The unit binary is linked from the
- * daemon's sources only, so the module is compiled into this file (its
- * static helpers are what is tested); tools/dns_update.c must therefore
- * not also be added to the unit link.
+ * dns_update, dns_wire and dns_tsig: names, the packet encoder and
+ * decoder, key parsing and the TSIG round trip, without a network. The
+ * unit binary is linked from the daemon's sources only, so the three
+ * modules are compiled into this file (their static helpers are tested
+ * too); tools/dns_wire.c, tools/dns_tsig.c and tools/dns_update.c must
+ * therefore not also be added to the unit link.
  */
 #include <stdlib.h>
 
+#include "tools/dns_wire.c"
+#include "tools/dns_tsig.c"
 #include "tools/dns_update.c"
 
 #include "tests/unit/t.h"
@@ -16,7 +19,7 @@ norm(const char *in, char *out)
 {
 	char err[200];
 
-	return name_norm(in, out, 256, "name", err, sizeof(err));
+	return dns_wire_name_norm(in, out, 256, "name", err, sizeof(err));
 }
 
 T_TEST(dns_update_names_checked_and_lowered)
@@ -45,10 +48,10 @@ T_TEST(dns_update_names_checked_and_lowered)
 	big[253] = 'a';
 	big[254] = '\0';
 	T_EQ_INT(norm(big, out), -1);
-	T_ASSERT(name_within("a.b.example", "example"));
-	T_ASSERT(name_within("example", "example"));
-	T_ASSERT(!name_within("badexample", "example"));
-	T_ASSERT(!name_within("example", "a.example"));
+	T_ASSERT(dns_wire_name_within("a.b.example", "example"));
+	T_ASSERT(dns_wire_name_within("example", "example"));
+	T_ASSERT(!dns_wire_name_within("badexample", "example"));
+	T_ASSERT(!dns_wire_name_within("example", "a.example"));
 }
 
 T_TEST(dns_update_update_message_layout)
@@ -60,9 +63,9 @@ T_TEST(dns_update_update_message_layout)
 		0, 8, 0, 10, 1, 'm', 2, 'e', 'x', 0,
 	};
 	unsigned char b[REQ_MAX];
-	struct wbuf w = { b, sizeof(b), 0, false };
+	struct dns_wire_buf w = { b, sizeof(b), 0, false };
 	struct dns_update_cfg c = { .ttl = 3600, .mx_pref = 10 };
-	struct wbuf tiny = { b, 20, 0, false };
+	struct dns_wire_buf tiny = { b, 20, 0, false };
 
 	T_EQ_INT(build_update(&w, 0x1234, "ex", "a.ex", &c, "m.ex"), 0);
 	T_EQ_MEM(w.p, w.len, want, sizeof(want));
@@ -87,58 +90,58 @@ mx_answer(unsigned char *p)
 T_TEST(dns_update_decoder_follows_pointers)
 {
 	unsigned char p[128];
-	struct msg m = { p, mx_answer(p) };
-	struct hdr h;
-	struct rr rr, t;
+	struct dns_wire_msg m = { p, mx_answer(p) };
+	struct dns_wire_hdr h;
+	struct dns_wire_rr rr, t;
 	char out[64];
 	size_t off, o = 0;
 
-	hdr_read(&m, &h);
+	dns_wire_hdr_read(&m, &h);
 	T_EQ_INT(h.an, 1);
-	T_EQ_INT(skip_questions(&m, &h, &off), 0);
-	T_EQ_INT(rd_rr(&m, &off, &rr), 0);
+	T_EQ_INT(dns_wire_skip_questions(&m, &h, &off), 0);
+	T_EQ_INT(dns_wire_read_rr(&m, &off, &rr), 0);
 	T_EQ_STR(rr.name, "d.example");
-	T_EQ_INT(rr.type, T_MX);
+	T_EQ_INT(rr.type, DNS_WIRE_T_MX);
 	T_EQ_INT(mx_line(&m, &rr, out, sizeof(out), &o), 0);
 	T_EQ_STR(out, "10 mx.example\n");
 	T_EQ_INT(mx_line(&m, &rr, out, 8, &(size_t){ 0 }), -2);
-	T_EQ_INT(msg_walk(&m, &h, &t), 0);
+	T_EQ_INT(dns_wire_walk(&m, &h, &t), 0);
 	/*
 	 * Every shorter packet is malformed; each is copied to a buffer of
 	 * its exact size so that ASan sees any read past its end.
 	 */
-	for (size_t n = HDR_LEN; n < m.len; n++) {
+	for (size_t n = DNS_WIRE_HDR_LEN; n < m.len; n++) {
 		unsigned char *q = malloc(n);
 		T_ASSERT(q != NULL);
 		memcpy(q, p, n);
-		struct msg cut = { q, n };
-		int r = msg_walk(&cut, &h, &t);
+		struct dns_wire_msg cut = { q, n };
+		int r = dns_wire_walk(&cut, &h, &t);
 		free(q);
 		T_EQ_INT(r, -1);
 	}
 }
 
 /* A copy of exactly n bytes, so that ASan sees any read past the end. */
-static struct msg
+static struct dns_wire_msg
 exact(const unsigned char *p, size_t n)
 {
 	unsigned char *q = malloc(n);
 
 	T_ASSERT(q != NULL);
 	memcpy(q, p, n);
-	return (struct msg){ q, n };
+	return (struct dns_wire_msg){ q, n };
 }
 
 T_TEST(dns_update_trailing_bytes_refused)
 {
 	unsigned char p[128];
-	struct msg m = { p, mx_answer(p) };
-	struct hdr h;
-	struct rr t;
+	struct dns_wire_msg m = { p, mx_answer(p) };
+	struct dns_wire_hdr h;
+	struct dns_wire_rr t;
 
-	hdr_read(&m, &h);
+	dns_wire_hdr_read(&m, &h);
 	m.len++;
-	T_EQ_INT(msg_walk(&m, &h, &t), -1);
+	T_EQ_INT(dns_wire_walk(&m, &h, &t), -1);
 }
 
 T_TEST(dns_update_mx_answers_whole_and_cut)
@@ -153,14 +156,14 @@ T_TEST(dns_update_mx_answers_whole_and_cut)
 	};
 	char out[64], err[200];
 
-	struct msg m = exact(a, sizeof(a));
+	struct dns_wire_msg m = exact(a, sizeof(a));
 	T_EQ_INT(mx_parse(&m, "d.example", out, sizeof(out), err,
 			  sizeof(err)), 1);
 	T_EQ_STR(out, "5 m.t.example\n");
 	T_EQ_INT(mx_parse(&m, "d.example", out, 10, err, sizeof(err)), -1);
 	T_ASSERT(strstr(err, "buffer") != NULL);
 	free((void *)m.p);
-	for (size_t n = HDR_LEN; n < sizeof(a); n++) {
+	for (size_t n = DNS_WIRE_HDR_LEN; n < sizeof(a); n++) {
 		m = exact(a, n);
 		int r = mx_parse(&m, "d.example", out, sizeof(out), err,
 				 sizeof(err));
@@ -180,7 +183,7 @@ T_TEST(dns_update_soa_answers_whole_and_cut)
 	};
 	unsigned char a[sizeof(below)];
 	char zone[256], err[200];
-	struct msg m;
+	struct dns_wire_msg m;
 
 	m = exact(below, sizeof(below));
 	T_EQ_INT(soa_parse(&m, "new.abc.example", zone, sizeof(zone), err,
@@ -190,7 +193,7 @@ T_TEST(dns_update_soa_answers_whole_and_cut)
 	T_EQ_INT(soa_parse(&m, "new.xyz.example", zone, sizeof(zone), err,
 			   sizeof(err)), -1);
 	free((void *)m.p);
-	for (size_t n = HDR_LEN; n < sizeof(below); n++) {
+	for (size_t n = DNS_WIRE_HDR_LEN; n < sizeof(below); n++) {
 		m = exact(below, n);
 		int r = soa_parse(&m, "new.abc.example", zone, sizeof(zone),
 				  err, sizeof(err));
@@ -199,7 +202,7 @@ T_TEST(dns_update_soa_answers_whole_and_cut)
 	}
 	memcpy(a, below, sizeof(a));
 	a[2] &= (unsigned char)~0x04; /* not authoritative */
-	m = (struct msg){ a, sizeof(a) };
+	m = (struct dns_wire_msg){ a, sizeof(a) };
 	T_EQ_INT(soa_parse(&m, "new.abc.example", zone, sizeof(zone), err,
 			   sizeof(err)), -1);
 	a[2] |= 0x04;
@@ -212,9 +215,9 @@ T_TEST(dns_update_soa_answers_whole_and_cut)
 static int
 decode(const unsigned char *p, size_t len, size_t at, char *out)
 {
-	struct msg m = { p, len };
+	struct dns_wire_msg m = { p, len };
 
-	return rd_name(&m, &at, len, out, NAME_TEXT_MAX);
+	return dns_wire_read_name(&m, &at, len, out, DNS_WIRE_NAME_TEXT_MAX);
 }
 
 T_TEST(dns_update_decoder_refuses_hostile_names)
@@ -226,7 +229,7 @@ T_TEST(dns_update_decoder_refuses_hostile_names)
 	static const unsigned char ext[] = { 0x41, 0 };
 	static const unsigned char odd[] = { 3, 'a', '.', 0xff, 0 };
 	unsigned char big[300];
-	char out[NAME_TEXT_MAX];
+	char out[DNS_WIRE_NAME_TEXT_MAX];
 
 	T_EQ_INT(decode(self, sizeof(self), 0, out), -1);
 	T_EQ_INT(decode(loop, sizeof(loop), 0, out), -1);
@@ -305,51 +308,51 @@ T_TEST(dns_update_key_forms)
  * Signs a request, then plays the server: the answer is the request with
  * QR set and a TSIG whose MAC is computed over the finished answer (with
  * a zero MAC in place) as RFC 8945 4.3.2 says. That the digest matches
- * BIND's is shown by the e2e test; this checks what tsig_check enforces.
+ * BIND's is shown by the e2e test; this checks what dns_tsig_check enforces.
  */
 static size_t
-signed_answer(const struct tsig_key *k, unsigned char *a,
+signed_answer(const struct dns_tsig_key *k, unsigned char *a,
 	      unsigned char *reqmac, unsigned error, long skew)
 {
 	unsigned char qb[REQ_MAX], mac[64];
-	struct wbuf w = { qb, sizeof(qb), 0, false };
-	struct wbuf o = { a, PKT_MAX, 0, false };
+	struct dns_wire_buf w = { qb, sizeof(qb), 0, false };
+	struct dns_wire_buf o = { a, PKT_MAX, 0, false };
 	struct dns_update_cfg c = { .ttl = 60, .mx_pref = 5 };
 	uint64_t now = (uint64_t)((long)time(NULL) + skew);
-	struct msg m;
-	struct rr rr;
+	struct dns_wire_msg m;
+	struct dns_wire_rr rr;
 	struct tsig_rd t;
 	size_t body, rd, macat;
 
 	T_EQ_INT(build_update(&w, 0x4242, "ex", "a.ex", &c, "m.ex"), 0);
 	body = w.len;
-	T_EQ_INT(tsig_sign(&w, k, 0x4242, reqmac), 0);
-	T_EQ_INT(get16(qb + 10), 1);
-	w_bytes(&o, qb, body);
+	T_EQ_INT(dns_tsig_sign(&w, k, 0x4242, reqmac), 0);
+	T_EQ_INT(dns_wire_get16(qb + 10), 1);
+	dns_wire_put(&o, qb, body);
 	a[2] |= 0x80;
-	w_name(&o, k->name);
-	w_u16(&o, T_TSIG);
-	w_u16(&o, C_ANY);
-	w_u32(&o, 0);
+	dns_wire_put_name(&o, k->name);
+	dns_wire_put16(&o, DNS_WIRE_T_TSIG);
+	dns_wire_put16(&o, DNS_WIRE_C_ANY);
+	dns_wire_put32(&o, 0);
 	rd = o.len;
-	w_u16(&o, 0);
-	w_name(&o, k->alg->name);
-	w_u16(&o, (unsigned)(now >> 32));
-	w_u32(&o, (uint32_t)now);
-	w_u16(&o, 300);
-	w_u16(&o, (unsigned)k->alg->maclen);
+	dns_wire_put16(&o, 0);
+	dns_wire_put_name(&o, k->alg->name);
+	dns_wire_put16(&o, (unsigned)(now >> 32));
+	dns_wire_put32(&o, (uint32_t)now);
+	dns_wire_put16(&o, 300);
+	dns_wire_put16(&o, (unsigned)k->alg->maclen);
 	macat = o.len;
-	w_bytes(&o, mac, k->alg->maclen);
-	w_u16(&o, 0x4242);
-	w_u16(&o, error);
-	w_u16(&o, 0);
-	w_patch16(&o, rd, (unsigned)(o.len - rd - 2));
-	w_patch16(&o, 10, 1);
+	dns_wire_put(&o, mac, k->alg->maclen);
+	dns_wire_put16(&o, 0x4242);
+	dns_wire_put16(&o, error);
+	dns_wire_put16(&o, 0);
+	dns_wire_patch16(&o, rd, (unsigned)(o.len - rd - 2));
+	dns_wire_patch16(&o, 10, 1);
 	T_ASSERT(!o.full);
-	m = (struct msg){ a, o.len };
-	struct hdr h;
-	hdr_read(&m, &h);
-	T_EQ_INT(msg_walk(&m, &h, &rr), 1);
+	m = (struct dns_wire_msg){ a, o.len };
+	struct dns_wire_hdr h;
+	dns_wire_hdr_read(&m, &h);
+	T_EQ_INT(dns_wire_walk(&m, &h, &rr), 1);
 	T_EQ_INT(tsig_rd_parse(&m, &rr, &t), 0);
 	T_EQ_INT(tsig_answer_mac(&m, &rr, &t, k, reqmac, mac), 0);
 	memcpy(a + macat, mac, k->alg->maclen);
@@ -357,14 +360,14 @@ signed_answer(const struct tsig_key *k, unsigned char *a,
 }
 
 static int
-check(const struct tsig_key *k, const unsigned char *a, size_t len,
+check(const struct dns_tsig_key *k, const unsigned char *a, size_t len,
       const unsigned char *reqmac, char *err)
 {
-	struct msg m = { a, len };
-	struct hdr h;
+	struct dns_wire_msg m = { a, len };
+	struct dns_wire_hdr h;
 
-	hdr_read(&m, &h);
-	return tsig_check(&m, &h, k, reqmac, err, 300);
+	dns_wire_hdr_read(&m, &h);
+	return dns_tsig_check(&m, &h, k, reqmac, err, 300);
 }
 
 T_TEST(dns_update_tsig_round_trip)
@@ -372,9 +375,9 @@ T_TEST(dns_update_tsig_round_trip)
 	static unsigned char a[PKT_MAX];
 	unsigned char reqmac[64];
 	char err[300];
-	struct tsig_key k = { "vd-key", &tsig_algs[0],
+	struct dns_tsig_key k = { "vd-key", &tsig_algs[0],
 			      (const unsigned char *)"0123456789abcdef", 16 };
-	struct tsig_key other = k;
+	struct dns_tsig_key other = k;
 	size_t n;
 
 	for (size_t i = 0; i < sizeof(tsig_algs) / sizeof(tsig_algs[0]); i++) {
@@ -408,7 +411,7 @@ T_TEST(dns_update_tsig_round_trip)
 	other.secret = (const unsigned char *)"0123456789abcdeF";
 	T_EQ_INT(check(&other, a, n, reqmac, err), -1);
 	T_ASSERT(strstr(err, "does not verify") != NULL);
-	for (size_t cut = HDR_LEN; cut < n; cut++) {
+	for (size_t cut = DNS_WIRE_HDR_LEN; cut < n; cut++) {
 		unsigned char *q = malloc(cut); /* exact size, for ASan */
 		T_ASSERT(q != NULL);
 		memcpy(q, a, cut);
@@ -429,7 +432,7 @@ T_TEST(dns_update_tsig_unsigned_errors)
 	static unsigned char a[PKT_MAX];
 	unsigned char reqmac[64];
 	char err[300];
-	struct tsig_key k = { "vd-key", &tsig_algs[0],
+	struct dns_tsig_key k = { "vd-key", &tsig_algs[0],
 			      (const unsigned char *)"0123456789abcdef", 16 };
 	size_t n = signed_answer(&k, a, reqmac, 0, 0);
 	size_t tsig = n - (6 + 32 + 10 + 13 + 10 + 8);
@@ -441,7 +444,7 @@ T_TEST(dns_update_tsig_unsigned_errors)
 		a + tsig + 8 + 10 + 13 + 10 + 32, 6);
 	n -= 32;
 	a[n - 3] = 16;                        /* Error = BADSIG */
-	w_patch16(&(struct wbuf){ a, n, n, false }, tsig + 8 + 8,
+	dns_wire_patch16(&(struct dns_wire_buf){ a, n, n, false }, tsig + 8 + 8,
 		  (unsigned)(n - tsig - 8 - 10));
 	T_EQ_INT(check(&k, a, n, reqmac, err), -1);
 	T_ASSERT(strstr(err, "NOTAUTH") != NULL);

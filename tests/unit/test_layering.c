@@ -80,7 +80,7 @@ T_TEST(layering_only_tls_sees_bearssl)
 	/* vdsync's TSIG (RFC 8945) signs with BearSSL's HMAC, outside vdmaild. */
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (grep_dir(dirs[i], "#include <bearssl",
-			     strcmp(dirs[i], "tools") == 0 ? "tools/dns_update.c"
+			     strcmp(dirs[i], "tools") == 0 ? "tools/dns_tsig.c"
 							   : "core/tls.c",
 			     first, sizeof(first)) != 0)
 			t_fail(__FILE__, __LINE__, "%s", first);
