@@ -42,19 +42,20 @@ PROTO_SRCS += protocols/smtp_data.c
 PROTO_SRCS += protocols/smtp_server.c
 
 VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
-VDCTL_SRCS := tools/vdctl.c core/util.c core/log.c core/cfg.c $(CDB_SRCS) \
-	spool/store.c
 # vdsync (and the directory half of vdctl) alone link libldap.
 SYNC_SRCS := tools/sync_cfg.c tools/ldap_conn.c tools/strmap.c tools/dir_entry.c \
 	tools/dir_cache.c tools/dir_gen.c tools/dir_map.c tools/sync_write.c tools/dir_sync.c \
 	tools/dns_wire.c tools/dns_tsig.c tools/dns_update.c tools/dns_cli.c
+VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/dir_admin.c \
+	$(SYNC_SRCS) core/util.c core/log.c core/cfg.c core/buf.c $(CDB_SRCS) \
+	spool/store.c
 VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 
 VDMAILD_LIBS := -lev -lbearssl -lcdb
-VDCTL_LIBS := -lcdb
+VDCTL_LIBS := -lldap -llber -lcdb -lbearssl -lcrypt
 VDSYNC_LIBS := -lldap -llber -lcdb -lbearssl
 UNIT_LIBS := -lev -lbearssl -lcdb
 

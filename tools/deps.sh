@@ -5,9 +5,10 @@
 set -eu
 
 # To build and run: compiler, libev, BearSSL, tinycdb (library and the
-# cdb tool), c-ares, OpenLDAP's client library (vdsync alone links it),
+# cdb tool), c-ares, OpenLDAP's client library (vdsync and vdctl link it;
+# vdmaild never does), libxcrypt (vdctl hashes new passwords),
 # pkg-config, and openssl for the demo's self-signed certificate.
-RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev openssl"
+RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev libcrypt-dev openssl"
 # To test as well: Python for the end-to-end clients, swaks (with
 # Net::SSLeay for its STARTTLS), clang with
 # its sanitizer and libFuzzer runtimes, strace for the syscall-order test,

@@ -607,8 +607,8 @@ gen_list(struct gen *g, const struct dent *e)
 }
 
 
-static bool
-is_group(const struct dent *e)
+bool
+dgen_is_group(const struct dent *e)
 {
 	return dent_has_class(e, "inetMailGroup") ||
 	       dent_has_class(e, "groupOfUniqueNames") ||
@@ -627,7 +627,7 @@ dgen_domain(const struct dgen_ctx *x, const struct dgen_domain *d,
 		buf_init(&g.out[k].b, OUT_MAX);
 	gen_domain(&g);
 	for (size_t i = 0; i < d->nmem; i++) {
-		if (is_group(d->members[i]))
+		if (dgen_is_group(d->members[i]))
 			gen_list(&g, d->members[i]);
 		else
 			gen_user(&g, d->members[i]);

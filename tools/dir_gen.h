@@ -20,6 +20,7 @@
 #ifndef VD_DIR_GEN_H
 #define VD_DIR_GEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cdb/tbl_rec.h"
@@ -50,6 +51,9 @@ struct dgen_domain {
  */
 int dgen_domain(const struct dgen_ctx *x, const struct dgen_domain *d,
 		struct buf out[TBL_NKINDS]);
+
+/* A distribution list (inetMailGroup or groupOf*), as opposed to a user. */
+bool dgen_is_group(const struct dent *e);
 
 /* Logs "skipped entry dn=...: attribute A: why" and counts it. */
 void dgen_skip(struct dmap_stats *st, const struct dent *e, const char *attr,

@@ -21,18 +21,9 @@ is_domain_entry(const struct dent *e)
 }
 
 static bool
-is_group(const struct dent *e)
-{
-	return dent_has_class(e, "inetMailGroup") ||
-	       dent_has_class(e, "groupOfUniqueNames") ||
-	       dent_has_class(e, "groupOfNames") ||
-	       dent_has_class(e, "groupOfURLs");
-}
-
-static bool
 is_user(const struct dent *e)
 {
-	return !is_group(e) && (dent_has_class(e, "inetMailUser") ||
+	return !dgen_is_group(e) && (dent_has_class(e, "inetMailUser") ||
 				dent_has_class(e, "inetLocalMailRecipient"));
 }
 
@@ -226,7 +217,7 @@ assign_one(void *arg, struct dent *e)
 {
 	struct map *m = arg;
 
-	if (is_domain_entry(e) || !(is_user(e) || is_group(e)))
+	if (is_domain_entry(e) || !(is_user(e) || dgen_is_group(e)))
 		return 0;
 	struct dom *d = owner_of(m, e);
 	const char *now = d != NULL ? d->name : NULL;
@@ -252,7 +243,7 @@ assign_one(void *arg, struct dent *e)
 		d->capmem = ncap;
 	}
 	d->members[d->nmem++] = e;
-	if (is_group(e) && (dent_attr(e, "memberURL") != NULL ||
+	if (dgen_is_group(e) && (dent_attr(e, "memberURL") != NULL ||
 			    dent_attr(e, "mgrpDeliverTo") != NULL))
 		d->dynamic = true;
 	return 0;
@@ -288,7 +279,7 @@ dirty_referrers(struct map *m, const struct strmap *changed_dns)
 {
 	for (size_t i = 0; i < m->nd; i++)
 		for (size_t j = 0; j < m->d[i].nmem && !m->d[i].dirty; j++)
-			if (is_group(m->d[i].members[j]) &&
+			if (dgen_is_group(m->d[i].members[j]) &&
 			    names_any(m->d[i].members[j], changed_dns))
 				m->d[i].dirty = true;
 }

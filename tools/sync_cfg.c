@@ -33,7 +33,10 @@ static const struct key keys[] = {
 	{ "timeout", N(timeout) },
 	{ "follow_delay", N(follow_delay) },
 	{ "backoff_max", N(backoff_max) },
+	{ "admin_dn", S(admin_dn) },
+	{ "admin_pw", S(admin_pw) },
 	{ "domain_base", S(domain_base) },
+	{ "org_base", S(org_base) },
 	{ "mx_host", S(mx_host) },
 	{ "mx_pref", U(mx_pref) },
 	{ "dns_server", S(dns_server) },
@@ -157,10 +160,12 @@ sync_cfg_load(struct sync_cfg *c, const char *path, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (fstat(fileno(f), &st) == 0 && c->bind_pw[0] != '\0' &&
+	if (fstat(fileno(f), &st) == 0 &&
+	    (c->bind_pw[0] != '\0' || c->admin_pw[0] != '\0') &&
 	    (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: holds bind_pw but is readable by "
-			 "others (mode %03o): chmod 600 it", path,
+		snprintf(err, errlen, "%s: holds a password (bind_pw or "
+			 "admin_pw) but is readable by others (mode %03o): "
+			 "chmod 600 it", path,
 			 (unsigned)(st.st_mode & 0777));
 		fclose(f);
 		return -1;

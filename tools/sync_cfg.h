@@ -1,7 +1,7 @@
 /*
  * sync_cfg: vdsync's configuration file (`key = value` lines, '#'
  * comments), the only place LDAP credentials live. A file that holds a
- * password (bind_pw) must not be readable by group or others: it is
+ * password (bind_pw, admin_pw) must not be readable by group or others: it is
  * refused otherwise. Unknown keys and bad values are errors naming the
  * line. README "vdsync" lists every key.
  */
@@ -26,8 +26,11 @@ struct sync_cfg {
 	double timeout;              /* seconds for one LDAP operation */
 	double follow_delay;         /* seconds to gather changes in follow */
 	double backoff_max;          /* seconds between reconnects, at most */
-	/* Domain creation (vdctl domain add) */
-	char domain_base[SYNC_CFG_STR]; /* where new dc= components go */
+	/* Directory writes (vdctl domain|user ...) */
+	char admin_dn[SYNC_CFG_STR];  /* "" = bind_dn */
+	char admin_pw[256];
+	char domain_base[SYNC_CFG_STR]; /* DC tree; "" = o=internet,BASE */
+	char org_base[SYNC_CFG_STR];    /* domain nodes; "" = BASE */
 	char mx_host[256];
 	unsigned mx_pref;
 	char dns_server[64];

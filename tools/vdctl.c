@@ -6,8 +6,10 @@
  *   vdctl cdb check TABLE FILE               a .txt or .cdb, record by record
  *   vdctl [-c CONF] check                    the served tables, across tables
  *   vdctl [-c CONF] route ADDRESS [SIZE]     how vdmaild would handle ADDRESS
- * Exit status: 0 fine, 1 problems found (or the route is not a delivery),
- * 2 usage, 3 I/O errors.
+ *   vdctl [-s SYNCCONF] [-D DN -y PWFILE] domain|user ...   the directory
+ *                                            (tools/vdctl_dir.h)
+ * Exit status: 0 fine, 1 problems found (or the route is not a delivery,
+ * or the directory refused), 2 usage, 3 I/O errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +24,10 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "spool/store.h"
+#include "tools/vdctl_dir.h"
 
 #define DEFAULT_CONFIG "/etc/vdmail/vdmaild.conf"
+#define DEFAULT_SYNC_CONFIG "/etc/vdmail/vdsync.conf"
 
 static void
 usage(void)
@@ -36,7 +40,12 @@ usage(void)
 		"  cdb check TABLE FILE.txt|FILE.cdb\n"
 		"  check\n"
 		"  route ADDRESS [SIZE]\n"
-		"TABLE is one of: domains addresses users passwords\n");
+		"  [-s vdsync.conf] [-D DN -y PWFILE] domain add NAME [--admin DN]"
+		" [--postmaster ADDR] [--services RULE] [--no-dns] [--no-sync]\n"
+		"  domain suspend|activate|delete NAME\n"
+		"  user add|passwd ADDRESS   (password on stdin)\n"
+		"  user suspend|activate|delete ADDRESS\n"
+		"TABLE is one of: domains addresses users passwords lists routes\n");
 	exit(2);
 }
 
@@ -223,18 +232,44 @@ cmd_route(const char *conf, const char *addr, const char *size)
 	return r.action == ROUTE_DELIVER ? 0 : 1;
 }
 
+/*
+ * The directory commands: vdmaild's configuration (when it is there)
+ * gives the default vdsync.conf (sync_config) and the MX host name.
+ */
+static int
+cmd_dir(const char *conf, struct vdctl_dir_opts *o, int argc, char **argv)
+{
+	static struct cfg cfg;
+	char err[1024];
+
+	cfg_defaults(&cfg);
+	if (access(conf, F_OK) == 0 && cfg_load(&cfg, conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vdctl: %s\n", err);
+		return 3;
+	}
+	if (o->sync_conf == NULL)
+		o->sync_conf = cfg.sync_config[0] ? cfg.sync_config
+						  : DEFAULT_SYNC_CONFIG;
+	o->hostname = cfg.hostname;
+	return vdctl_dir(o, argc, argv);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *conf = DEFAULT_CONFIG;
+	struct vdctl_dir_opts dir = { NULL, NULL, NULL, NULL };
 	int ch;
 
 	log_init("vdctl", false, false);
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
-		if (ch == 'c')
-			conf = optarg;
-		else
-			usage();
+	while ((ch = getopt(argc, argv, "+c:s:D:y:")) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 's': dir.sync_conf = optarg; break;
+		case 'D': dir.bind_dn = optarg; break;
+		case 'y': dir.pw_file = optarg; break;
+		default: usage();
+		}
 	}
 	argc -= optind;
 	argv += optind;
@@ -244,6 +279,8 @@ main(int argc, char **argv)
 		return cmd_cdb(argc - 1, argv + 1);
 	if (strcmp(argv[0], "check") == 0 && argc == 1)
 		return cmd_check(conf);
+	if (strcmp(argv[0], "domain") == 0 || strcmp(argv[0], "user") == 0)
+		return cmd_dir(conf, &dir, argc, argv);
 	if (strcmp(argv[0], "route") == 0 && (argc == 2 || argc == 3))
 		return cmd_route(conf, argv[1], argc == 3 ? argv[2] : NULL);
 	usage();
