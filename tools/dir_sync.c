@@ -29,6 +29,8 @@ struct dsync {
 	bool saw_present;   /* the server used the present phase */
 	bool refreshed;     /* the refresh phase is over */
 	unsigned changes;   /* applied since the tables were last written */
+	bool unsaved;       /* tables newer than the saved cache (follow) */
+	double saved_at;    /* when the cache was last saved */
 	int error;          /* out of memory in a callback */
 };
 
@@ -276,12 +278,33 @@ expand_url(void *arg, const char *url, dmap_add_fn *add, void *arg2)
 	return 0;
 }
 
-/* Regenerates what changed, puts it in service, then saves the cache. */
+/*
+ * Follow saves the cache at most this often: it is rewritten whole, and a
+ * change must not wait for the last one's save. A crash in between only
+ * repeats changes from the older cookie.
+ */
+#define DSYNC_SAVE_INTERVAL 10.0
+
 static int
-publish(struct dsync *s, bool all)
+save_cache(struct dsync *s)
+{
+	char err[512];
+
+	if (dcache_save(&s->cache, s->cache_path, err, sizeof(err)) < 0) {
+		log_warnx("vdsync: %s", err);
+		return 3;
+	}
+	s->unsaved = false;
+	s->saved_at = now_s();
+	return 0;
+}
+
+/* Regenerates what changed and puts it in service; then saves the cache
+ * (when save, or when follow has not saved for DSYNC_SAVE_INTERVAL). */
+static int
+publish(struct dsync *s, bool all, bool save)
 {
 	struct dmap_stats st;
-	char err[512];
 	unsigned written;
 	double t0 = now_s();
 	int rc;
@@ -293,14 +316,15 @@ publish(struct dsync *s, bool all)
 	rc = sync_write_tables(&s->cache, s->cfg, s->force, &written);
 	if (rc != 0)
 		return rc < 0 ? 3 : 1;
-	if (dcache_save(&s->cache, s->cache_path, err, sizeof(err)) < 0) {
-		log_warnx("vdsync: %s", err);
-		return 3;
-	}
+	double done = now_s() - t0;
+	s->unsaved = true;
+	if ((save || now_s() - s->saved_at >= DSYNC_SAVE_INTERVAL) &&
+	    (rc = save_cache(s)) != 0)
+		return rc;
 	log_info("vdsync: %zu entries, %u domains regenerated (%u domains, "
 		 "%u users, %u lists), %u skipped, %u tables replaced in "
 		 "%.3f s", s->cache.nent, st.regenerated, st.domains, st.users,
-		 st.lists, st.skipped, written, now_s() - t0);
+		 st.lists, st.skipped, written, done);
 	s->changes = 0;
 	return 0;
 }
@@ -308,7 +332,9 @@ publish(struct dsync *s, bool all)
 static void
 sync_setup(struct dsync *s, ldap_sync_t *ls)
 {
-	static char *attrs[] = { "*", "+", NULL };
+	/* User attributes only: the UUID comes with the sync state control,
+	 * and operational attributes would double the cache for nothing. */
+	static char *attrs[] = { "*", NULL };
 
 	ldap_sync_initialize(ls);
 	ls->ls_base = (char *)s->cfg->base;
@@ -429,7 +455,7 @@ run_once(struct dsync *s, enum dsync_mode mode)
 		disconnect_ldap(s);
 		return 3;
 	}
-	rc = publish(s, mode == DSYNC_FULL);
+	rc = publish(s, mode == DSYNC_FULL, true);
 	sync_teardown(&ls);
 	disconnect_ldap(s);
 	return rc;
@@ -474,11 +500,16 @@ persist(struct dsync *s, ldap_sync_t *ls)
 		/* Changes come in bursts: publish once they pause briefly. */
 		if (s->changes > 0 && (rc == 0 || now_s() - first_change >=
 						      s->cfg->follow_delay))
-			publish(s, false);
+			publish(s, false, false);
+		else if (s->changes == 0 && s->unsaved &&
+			 now_s() - s->saved_at >= DSYNC_SAVE_INTERVAL)
+			save_cache(s);
 	}
 	keep_cookie(s, ls);
 	if (s->changes > 0)
-		publish(s, false);
+		publish(s, false, true);
+	else if (s->unsaved)
+		save_cache(s);
 }
 
 static int
@@ -500,7 +531,7 @@ run_follow(struct dsync *s)
 				backoff = 1;
 				log_info("vdsync: following %s at %s",
 					 s->cfg->base, s->cfg->uri);
-				publish(s, fresh);
+				publish(s, fresh, true);
 				persist(s, &ls);
 			}
 			sync_teardown(&ls);
