@@ -52,7 +52,10 @@ VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/dir_admin.c \
 VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
-UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
+# vdsync's pure half (no libldap): cache, mapping, record generation.
+UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \
+	tools/strmap.c tools/dir_entry.c tools/dir_cache.c tools/dir_gen.c \
+	tools/dir_map.c
 
 VDMAILD_LIBS := -lev -lbearssl -lcdb
 VDCTL_LIBS := -lldap -llber -lcdb -lbearssl -lcrypt
