@@ -751,6 +751,109 @@ def follow_mode():
     t.done()
 
 
+FOLLOW_DOM = "o=follow.test," + S
+CREW = "cn=crew,ou=groups," + ABC
+
+
+@r.test
+def follow_each_change_kind():
+    """Every change kind of the issue through refreshAndPersist: each is
+    answered over SMTP within 2 s of the LDAP write returning."""
+    t = Soft()
+    logpath = os.path.join(WORK, "follow-kinds.log")
+    logf = open(logpath, "w")
+    proc = subprocess.Popen([VDSYNC, "-c", CONF, "follow"],
+                            stdout=logf, stderr=subprocess.STDOUT)
+    logf.close()
+
+    def flog():
+        with open(logpath, errors="replace") as f:
+            return f.read()
+
+    def seen(what, addr, code, enh=None):
+        got, secs = wait_rcpt(addr, code, enh, timeout=5)
+        t(reply_ok(got, code, enh) and secs <= 2.0,
+          "%s: %s wanted %d %s, got %r after %.2f s"
+          % (what, addr, code, enh or "", got, secs))
+
+    def members(addr, want, timeout=3):
+        deadline = time.time() + timeout
+        while True:
+            got = sorted(fields(table("lists").get(addr, ""), "member"))
+            if got == sorted(want) or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        t(got == sorted(want), "%s members %r, want %r" % (addr, got, want))
+
+    try:
+        deadline = time.time() + 10
+        while "vdsync: following" not in flog() and time.time() < deadline:
+            time.sleep(0.05)
+        t("vdsync: following" in flog(), "not following:\n" + flog())
+        # a user: add, modify (status), delete
+        ld.add(user_ldif("hugo"))
+        seen("add user", "hugo@abc.com", 250)
+        ld.modify("dn: uid=hugo,%s\nchangetype: modify\nreplace: "
+                  "inetUserStatus\ninetUserStatus: inactive\n" % PEOPLE)
+        seen("modify user", "hugo@abc.com", 450, "4.2.1")
+        # an alternate address: add, remove
+        ld.modify("dn: uid=bob,%s\nchangetype: modify\nadd: "
+                  "mailAlternateAddress\nmailAlternateAddress: "
+                  "robert@abc.com\n" % PEOPLE)
+        seen("add alternate address", "robert@abc.com", 250)
+        ld.modify("dn: uid=bob,%s\nchangetype: modify\ndelete: "
+                  "mailAlternateAddress\nmailAlternateAddress: "
+                  "robert@abc.com\n" % PEOPLE)
+        seen("delete alternate address", "robert@abc.com", 550, "5.1.1")
+        # a list and its members
+        ld.add("dn: {c}\nobjectClass: groupOfUniqueNames\n"
+               "objectClass: inetMailGroup\n"
+               "objectClass: inetLocalMailRecipient\ncn: crew\n"
+               "mail: crew@abc.com\nuniqueMember: uid=alice,{p}\n"
+               .format(c=CREW, p=PEOPLE))
+        seen("add list", "crew@abc.com", 250)
+        members("crew@abc.com", ["alice@abc.com"])
+        ld.modify("dn: %s\nchangetype: modify\nadd: uniqueMember\n"
+                  "uniqueMember: uid=bob,%s\n" % (CREW, PEOPLE))
+        members("crew@abc.com", ["alice@abc.com", "bob@abc.com"])
+        ld.modify("dn: %s\nchangetype: modify\ndelete: uniqueMember\n"
+                  "uniqueMember: uid=alice,%s\n" % (CREW, PEOPLE))
+        members("crew@abc.com", ["bob@abc.com"])
+        ld.delete(CREW)
+        seen("delete list", "crew@abc.com", 550, "5.1.1")
+        # a domain: add, status, delete of its user
+        ld.add("dn: {n}\nobjectClass: organization\n"
+               "objectClass: sunManagedOrganization\no: follow.test\n"
+               "sunPreferredDomain: follow.test\ninetDomainStatus: active\n"
+               "\ndn: ou=people,{n}\nobjectClass: organizationalUnit\n"
+               "ou: people\n\n".format(n=FOLLOW_DOM) +
+               user_ldif("ivy", FOLLOW_DOM, "follow.test"))
+        seen("add domain", "ivy@follow.test", 250)
+        ld.modify("dn: %s\nchangetype: modify\nreplace: inetDomainStatus\n"
+                  "inetDomainStatus: inactive\n" % FOLLOW_DOM)
+        seen("domain inactive", "ivy@follow.test", 450, "4.2.1")
+        ld.modify("dn: %s\nchangetype: modify\nreplace: inetDomainStatus\n"
+                  "inetDomainStatus: deleted\n" % FOLLOW_DOM)
+        seen("domain deleted", "ivy@follow.test", 550, "5.1.2")
+        ld.delete("uid=hugo," + PEOPLE)
+        seen("delete user", "hugo@abc.com", 550, "5.1.1")
+        t(reply_ok(rcpt("alice@abc.com"), 250), "alice lost")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = "hung"
+    text = flog()
+    rep = sanitizer_excerpt(text)
+    if rep:
+        SANITIZER.append(("follow kinds", rep))
+    t(rc == 0, "follow exit %r after SIGTERM:\n%s" % (rc, text[-3000:]))
+    t.done()
+
+
 r.check("vdsync_no_sanitizer_reports", not SANITIZER,
         "%d runs:\n" % len(SANITIZER) +
         "\n".join("[%s]\n%s" % s for s in SANITIZER[:2]))
