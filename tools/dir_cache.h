@@ -39,6 +39,9 @@ struct dcache {
 	char cookie[DCACHE_COOKIE_MAX];
 	uint32_t table_crc[TBL_NKINDS]; /* of the text last written */
 	bool have_tables;           /* table_crc is meaningful */
+	/* A table whose records changed since it was last written (in
+	 * memory only: a saved cache matches the tables in service). */
+	bool kind_dirty[TBL_NKINDS];
 	char **gone_dns;            /* DNs deleted since the last mapping */
 	size_t ngone;
 };

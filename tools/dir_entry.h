@@ -38,6 +38,7 @@ struct dent {
 	size_t na;
 	/* Bookkeeping for the sync; not part of the entry. */
 	char *domain;      /* canonical domain it was mapped to (cached) */
+	unsigned char kind; /* dir_gen's classification; 0 = not made yet */
 	bool present;      /* seen during a refresh's present phase */
 	bool changed;      /* added or modified since the tables were built */
 	struct dent *next; /* hash chain in dir_cache */

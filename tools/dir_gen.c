@@ -607,13 +607,21 @@ gen_list(struct gen *g, const struct dent *e)
 }
 
 
-bool
-dgen_is_group(const struct dent *e)
+enum dgen_kind
+dgen_classify(const struct dent *e)
 {
-	return dent_has_class(e, "inetMailGroup") ||
-	       dent_has_class(e, "groupOfUniqueNames") ||
-	       dent_has_class(e, "groupOfNames") ||
-	       dent_has_class(e, "groupOfURLs");
+	if (dent_has_class(e, "sunManagedOrganization") ||
+	    dent_has_class(e, "inetDomain"))
+		return DGEN_DOMAIN;
+	if (dent_has_class(e, "inetMailGroup") ||
+	    dent_has_class(e, "groupOfUniqueNames") ||
+	    dent_has_class(e, "groupOfNames") ||
+	    dent_has_class(e, "groupOfURLs"))
+		return DGEN_GROUP;
+	if (dent_has_class(e, "inetMailUser") ||
+	    dent_has_class(e, "inetLocalMailRecipient"))
+		return DGEN_USER;
+	return DGEN_OTHER;
 }
 
 int
@@ -627,7 +635,7 @@ dgen_domain(const struct dgen_ctx *x, const struct dgen_domain *d,
 		buf_init(&g.out[k].b, OUT_MAX);
 	gen_domain(&g);
 	for (size_t i = 0; i < d->nmem; i++) {
-		if (dgen_is_group(d->members[i]))
+		if (dgen_is(d->members[i], DGEN_GROUP))
 			gen_list(&g, d->members[i]);
 		else
 			gen_user(&g, d->members[i]);

@@ -52,8 +52,21 @@ struct dgen_domain {
 int dgen_domain(const struct dgen_ctx *x, const struct dgen_domain *d,
 		struct buf out[TBL_NKINDS]);
 
-/* A distribution list (inetMailGroup or groupOf*), as opposed to a user. */
-bool dgen_is_group(const struct dent *e);
+/* What an entry is to the mapping, from its object classes. */
+enum dgen_kind {
+	DGEN_OTHER = 1,
+	DGEN_DOMAIN, /* sunManagedOrganization (Schema 2) or inetDomain (1) */
+	DGEN_USER,   /* inetMailUser or inetLocalMailRecipient, not a list */
+	DGEN_GROUP,  /* inetMailGroup or groupOfUniqueNames/Names/URLs */
+};
+enum dgen_kind dgen_classify(const struct dent *e);
+
+/* e->kind is set (dmap_update does it once per entry): compare it. */
+static inline bool
+dgen_is(const struct dent *e, enum dgen_kind k)
+{
+	return e->kind == (unsigned char)k;
+}
 
 /* Logs "skipped entry dn=...: attribute A: why" and counts it. */
 void dgen_skip(struct dmap_stats *st, const struct dent *e, const char *attr,

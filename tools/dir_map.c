@@ -13,19 +13,6 @@
 
 #define DN_MAX 1024
 
-static bool
-is_domain_entry(const struct dent *e)
-{
-	return dent_has_class(e, "sunManagedOrganization") ||
-	       dent_has_class(e, "inetDomain");
-}
-
-static bool
-is_user(const struct dent *e)
-{
-	return !dgen_is_group(e) && (dent_has_class(e, "inetMailUser") ||
-				dent_has_class(e, "inetLocalMailRecipient"));
-}
 
 /*
  * The name of a domain entry: sunPreferredDomain (Schema 2), else the
@@ -110,7 +97,7 @@ collect_domain(void *arg, struct dent *e)
 	char name[TBL_DOMAIN_MAX], base[DN_MAX];
 
 	/* Schema 2 nodes first, so a DC-tree index node meets its domain. */
-	if (!is_domain_entry(e) || m->nd == m->capd ||
+	if (!dgen_is(e, DGEN_DOMAIN) || m->nd == m->capd ||
 	    dent_has_class(e, "sunManagedOrganization") == m->schema1_pass)
 		return 0;
 	if (domain_name(e, name, sizeof(name)) < 0) {
@@ -217,7 +204,7 @@ assign_one(void *arg, struct dent *e)
 {
 	struct map *m = arg;
 
-	if (is_domain_entry(e) || !(is_user(e) || dgen_is_group(e)))
+	if (dgen_is(e, DGEN_DOMAIN) || !(dgen_is(e, DGEN_USER) || dgen_is(e, DGEN_GROUP)))
 		return 0;
 	struct dom *d = owner_of(m, e);
 	const char *now = d != NULL ? d->name : NULL;
@@ -243,7 +230,7 @@ assign_one(void *arg, struct dent *e)
 		d->capmem = ncap;
 	}
 	d->members[d->nmem++] = e;
-	if (dgen_is_group(e) && (dent_attr(e, "memberURL") != NULL ||
+	if (dgen_is(e, DGEN_GROUP) && (dent_attr(e, "memberURL") != NULL ||
 			    dent_attr(e, "mgrpDeliverTo") != NULL))
 		d->dynamic = true;
 	return 0;
@@ -279,7 +266,7 @@ dirty_referrers(struct map *m, const struct strmap *changed_dns)
 {
 	for (size_t i = 0; i < m->nd; i++)
 		for (size_t j = 0; j < m->d[i].nmem && !m->d[i].dirty; j++)
-			if (dgen_is_group(m->d[i].members[j]) &&
+			if (dgen_is(m->d[i].members[j], DGEN_GROUP) &&
 			    names_any(m->d[i].members[j], changed_dns))
 				m->d[i].dirty = true;
 }
@@ -296,6 +283,9 @@ gen_fragment(struct map *m, struct dom *d)
 		return -1;
 	int rc = dgen_domain(&m->gen, &gd, out);
 	for (int k = 0; k < TBL_NKINDS; k++) {
+		if (out[k].len != f->len[k] ||
+		    (out[k].len && memcmp(out[k].p, f->text[k], out[k].len)))
+			m->c->kind_dirty[k] = true;
 		free(f->text[k]);
 		/* Appends only: the data starts at p, which becomes the text. */
 		f->text[k] = out[k].p;
@@ -326,15 +316,22 @@ drop_stale(void *arg, struct dcache_frag *f)
 {
 	struct map *m = arg;
 
-	if (!strmap_has(&m->names, f->name))
-		dcache_frag_drop(m->c, f->name);
+	if (strmap_has(&m->names, f->name))
+		return 0;
+	for (int k = 0; k < TBL_NKINDS; k++)
+		if (f->len[k] > 0)
+			m->c->kind_dirty[k] = true;
+	dcache_frag_drop(m->c, f->name);
 	return 0;
 }
 
+/* Classifies each entry once (a changed entry is a new struct dent). */
 static int
 count_one(void *arg, struct dent *e)
 {
-	if (is_domain_entry(e))
+	if (e->kind == 0)
+		e->kind = (unsigned char)dgen_classify(e);
+	if (dgen_is(e, DGEN_DOMAIN))
 		(*(size_t *)arg)++;
 	return 0;
 }

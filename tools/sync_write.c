@@ -118,25 +118,27 @@ prepare(struct dcache *c, const struct sync_cfg *cfg, enum tbl_kind k,
 {
 	const char *name = tbl_rec_kind_name(k);
 	char *text = NULL;
-	long len = dmap_table_text(c, k, &text, &p->nrec);
+	long len;
 
-	if (len < 0) {
-		log_warnx("vdsync: table %s: out of memory", name);
-		return -1;
-	}
-	p->crc = util_crc32(0, text, (size_t)len);
 	if (util_fmt(p->txt, sizeof(p->txt), "%s/%s.txt", cfg->state_dir,
 		     name) < 0 ||
 	    util_fmt(p->txt_tmp, sizeof(p->txt_tmp), "%s.tmp", p->txt) < 0 ||
 	    util_fmt(p->cdb, sizeof(p->cdb), "%s/%s.cdb", cfg->table_dir,
 		     name) < 0 ||
-	    util_fmt(p->cdb_new, sizeof(p->cdb_new), "%s.new", p->cdb) < 0) {
-		free(text);
+	    util_fmt(p->cdb_new, sizeof(p->cdb_new), "%s.new", p->cdb) < 0)
+		return -1;
+	/* No regenerated domain changed this table's records: skip it whole. */
+	if (c->have_tables && !c->kind_dirty[k] && access(p->cdb, F_OK) == 0)
+		return 0;
+	if ((len = dmap_table_text(c, k, &text, &p->nrec)) < 0) {
+		log_warnx("vdsync: table %s: out of memory", name);
 		return -1;
 	}
+	p->crc = util_crc32(0, text, (size_t)len);
 	p->changed = !c->have_tables || c->table_crc[k] != p->crc ||
 		     access(p->cdb, F_OK) != 0;
 	if (!p->changed) {
+		c->kind_dirty[k] = false; /* regenerated to the same records */
 		free(text);
 		return 0;
 	}
@@ -220,6 +222,7 @@ sync_write_tables(struct dcache *c, const struct sync_cfg *cfg, bool force,
 		}
 		tbl_build_sync_dir(p[k].cdb);
 		c->table_crc[k] = p[k].crc;
+		c->kind_dirty[k] = false;
 		log_info("vdsync: table %s: %lu records in service",
 			 tbl_rec_kind_name(k), p[k].nrec);
 		(*written_r)++;
