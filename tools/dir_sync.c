@@ -53,6 +53,7 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Binds as the sync account; the reason is logged. 0 or -1. */
 static int
 open_conn(const struct sync_cfg *c, LDAP **ld_r)
 {
@@ -63,12 +64,6 @@ open_conn(const struct sync_cfg *c, LDAP **ld_r)
 		return -1;
 	}
 	return 0;
-}
-
-static int
-connect_ldap(struct dsync *s)
-{
-	return open_conn(s->cfg, &s->ld);
 }
 
 static void
@@ -96,10 +91,14 @@ entry_from_ldap(LDAP *ld, LDAPMessage *msg, const char *uuid)
 	     name = ldap_next_attribute(ld, msg, ber)) {
 		struct berval **v = ldap_get_values_len(ld, msg, name);
 		for (int i = 0; v != NULL && v[i] != NULL; i++)
-			if (dent_add(e, name, v[i]->bv_val, v[i]->bv_len) < 0)
-				log_warnx("vdsync: dn=\"%s\": attribute %s: "
-					  "value too long, left out", e->dn,
-					  name);
+			if (dent_add(e, name, v[i]->bv_val, v[i]->bv_len) < 0) {
+				char esc[256];
+				util_log_escape(esc, sizeof(esc), e->dn,
+						strlen(e->dn));
+				log_warnx("vdsync: entry dn=\"%s\": attribute "
+					  "%.64s: value too long, left out",
+					  esc, name);
+			}
 		ldap_value_free_len(v);
 		ldap_memfree(name);
 	}
@@ -447,7 +446,7 @@ run_once(struct dsync *s, enum dsync_mode mode)
 	}
 	if (mode == DSYNC_FULL)
 		dcache_clear(&s->cache);
-	if (connect_ldap(s) < 0)
+	if (open_conn(s->cfg, &s->ld) < 0)
 		return 3;
 	rc = refresh(s, &ls, LDAP_SYNC_REFRESH_ONLY);
 	if (rc < 0) {
@@ -525,7 +524,7 @@ run_follow(struct dsync *s)
 	signal(SIGPIPE, SIG_IGN);
 	while (!stop_requested) {
 		ldap_sync_t ls;
-		if (connect_ldap(s) == 0) {
+		if (open_conn(s->cfg, &s->ld) == 0) {
 			bool fresh = s->cache.cookie[0] == '\0';
 			if (refresh(s, &ls, LDAP_SYNC_REFRESH_AND_PERSIST) == 0) {
 				backoff = 1;
