@@ -428,6 +428,38 @@ def incremental_domain_status():
     t.done()
 
 
+GONE = "o=gone.test," + S
+
+
+@r.test
+def incremental_delete_domain():
+    t = Soft()
+    ld.add("dn: {n}\nobjectClass: organization\n"
+           "objectClass: sunManagedOrganization\no: gone.test\n"
+           "sunPreferredDomain: gone.test\nassociatedDomain: gone.test\n"
+           "associatedDomain: gone.example\ninetDomainStatus: active\n\n"
+           "dn: ou=people,{n}\nobjectClass: organizationalUnit\nou: people"
+           "\n\n".format(n=GONE) + user_ldif("gil", GONE, "gone.test"))
+    incr(t, "add domain gone.test")
+    got, _ = wait_rcpt("gil@gone.example", 250)
+    t(reply_ok(got, 250), "RCPT gil via the alias domain: %r" % (got,))
+    ld.delete(GONE, recursive=True)
+    log = incr(t, "delete domain gone.test")
+    t("1 domains regenerated" in log or "0 domains regenerated" in log,
+      "deleting one domain regenerated others:\n" + log[-800:])
+    for k in ("gone.test", "gone.example"):
+        t(k not in table("domains"), "%s still in domains" % k)
+    t("gil@gone.test" not in table("users"), "gil still in users")
+    for a in ("gil@gone.test", "gil@gone.example"):
+        got, _ = wait_rcpt(a, 554, "5.7.1")
+        t(reply_ok(got, 554, "5.7.1"), "RCPT %s after the domain went: %r"
+          % (a, got))
+    code, out = route("gil@gone.test")
+    t(code == 1 and "not a local domain" in out, "vdctl route: %r" % out)
+    t(reply_ok(rcpt("alice@abc.com"), 250), "alice lost")
+    t.done()
+
+
 TEAM = "cn=team," + GROUPS
 
 
@@ -835,6 +867,8 @@ def follow_each_change_kind():
         ld.modify("dn: %s\nchangetype: modify\nreplace: inetDomainStatus\n"
                   "inetDomainStatus: deleted\n" % FOLLOW_DOM)
         seen("domain deleted", "ivy@follow.test", 550, "5.1.2")
+        ld.delete(FOLLOW_DOM, recursive=True)
+        seen("delete domain", "ivy@follow.test", 554, "5.7.1")
         ld.delete("uid=hugo," + PEOPLE)
         seen("delete user", "hugo@abc.com", 550, "5.1.1")
         t(reply_ok(rcpt("alice@abc.com"), 250), "alice lost")
