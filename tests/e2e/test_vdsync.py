@@ -200,6 +200,17 @@ def user_ldif(uid, domain_dn=ABC, domain="abc.com", extra=""):
                                                     dom=domain, x=extra)
 
 
+def domain_ldif(name, aliases=(), status="active"):
+    """A Schema 2 domain node o=NAME with ou=people below it."""
+    dn = "o=%s,%s" % (name, S)
+    assoc = "".join("associatedDomain: %s\n" % a for a in (name,) + aliases)
+    return ("dn: {n}\nobjectClass: organization\n"
+            "objectClass: sunManagedOrganization\nobjectClass: mailDomain\n"
+            "o: {d}\nsunPreferredDomain: {d}\n{a}inetDomainStatus: {s}\n\n"
+            "dn: ou=people,{n}\nobjectClass: organizationalUnit\n"
+            "ou: people\n\n").format(n=dn, d=name, a=assoc, s=status)
+
+
 def incr(soft, what):
     rc, log = vdsync("incremental")
     soft.rc(rc, 0, log, "incremental after " + what)
@@ -382,12 +393,7 @@ NEW = "o=new.test," + S
 @r.test
 def incremental_add_domain():
     t = Soft()
-    ld.add("dn: {n}\nobjectClass: organization\n"
-           "objectClass: sunManagedOrganization\nobjectClass: mailDomain\n"
-           "o: new.test\nsunPreferredDomain: new.test\n"
-           "associatedDomain: new.test\ninetDomainStatus: active\n\n"
-           "dn: ou=people,{n}\nobjectClass: organizationalUnit\nou: people\n\n"
-           .format(n=NEW) + user_ldif("nina", NEW, "new.test"))
+    ld.add(domain_ldif("new.test") + user_ldif("nina", NEW, "new.test"))
     log = incr(t, "add domain new.test")
     d = table("domains").get("new.test")
     t(d is not None and "alias=" not in (d or ""), "new.test: %r" % d)
@@ -434,12 +440,8 @@ GONE = "o=gone.test," + S
 @r.test
 def incremental_delete_domain():
     t = Soft()
-    ld.add("dn: {n}\nobjectClass: organization\n"
-           "objectClass: sunManagedOrganization\no: gone.test\n"
-           "sunPreferredDomain: gone.test\nassociatedDomain: gone.test\n"
-           "associatedDomain: gone.example\ninetDomainStatus: active\n\n"
-           "dn: ou=people,{n}\nobjectClass: organizationalUnit\nou: people"
-           "\n\n".format(n=GONE) + user_ldif("gil", GONE, "gone.test"))
+    ld.add(domain_ldif("gone.test", ("gone.example",)) +
+           user_ldif("gil", GONE, "gone.test"))
     incr(t, "add domain gone.test")
     got, _ = wait_rcpt("gil@gone.example", 250)
     t(reply_ok(got, 250), "RCPT gil via the alias domain: %r" % (got,))
@@ -854,11 +856,7 @@ def follow_each_change_kind():
         ld.delete(CREW)
         seen("delete list", "crew@abc.com", 550, "5.1.1")
         # a domain: add, status, delete of its user
-        ld.add("dn: {n}\nobjectClass: organization\n"
-               "objectClass: sunManagedOrganization\no: follow.test\n"
-               "sunPreferredDomain: follow.test\ninetDomainStatus: active\n"
-               "\ndn: ou=people,{n}\nobjectClass: organizationalUnit\n"
-               "ou: people\n\n".format(n=FOLLOW_DOM) +
+        ld.add(domain_ldif("follow.test") +
                user_ldif("ivy", FOLLOW_DOM, "follow.test"))
         seen("add domain", "ivy@follow.test", 250)
         ld.modify("dn: %s\nchangetype: modify\nreplace: inetDomainStatus\n"
