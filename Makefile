@@ -22,6 +22,8 @@ CORE_SRCS += core/listen.c
 CORE_SRCS += core/loop.c
 CORE_SRCS += core/tls.c
 CORE_SRCS += core/supervise.c
+CORE_SRCS += core/pwhash.c
+CORE_SRCS += core/authw.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c
@@ -57,10 +59,10 @@ UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \
 	tools/strmap.c tools/dir_entry.c tools/dir_cache.c tools/dir_gen.c \
 	tools/dir_map.c
 
-VDMAILD_LIBS := -lev -lbearssl -lcdb
+VDMAILD_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2
 VDCTL_LIBS := -lldap -llber -lcdb -lbearssl -lcrypt
 VDSYNC_LIBS := -lldap -llber -lcdb -lbearssl
-UNIT_LIBS := -lev -lbearssl -lcdb
+UNIT_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2
 
 # B is the build directory (helpers and parallel checkouts may use another).
 B ?= build

@@ -55,6 +55,10 @@ static const struct cfg_key cfg_keys[] = {
 	K("delivery_wait", T_SECS, delivery_wait, 0, 10),
 	K("sync_method", T_STR, sync_method, 1, 0),
 	K("sync_config", T_PATH, sync_config, 0, 0),
+	K("auth_workers", T_UINT, auth_workers, 1, 16),
+	K("auth_queue", T_UINT, auth_queue, 1, 10000),
+	K("auth_timeout", T_SECS, auth_timeout, 1, 600),
+	K("auth_plain", T_BOOL, auth_plain, 0, 0),
 	K("sync_program", T_PATH, sync_program, 0, 0),
 	K("log_syslog", T_BOOL, log_syslog, 0, 0),
 	K("log_debug", T_BOOL, log_debug, 0, 0),
@@ -68,6 +72,9 @@ cfg_defaults(struct cfg *c)
 	    c->hostname[0] == '\0')
 		util_strlcpy(c->hostname, "localhost", sizeof(c->hostname));
 	c->hostname[sizeof(c->hostname) - 1] = '\0';
+	c->auth_workers = 2;
+	c->auth_queue = 32;
+	c->auth_timeout = 10;
 	util_strlcpy(c->table_dir, "/var/lib/vdmail/cdb", sizeof(c->table_dir));
 	util_strlcpy(c->spool_dir, "/var/spool/vdmail", sizeof(c->spool_dir));
 	util_strlcpy(c->store_dir, "/var/lib/vdmail/store",

@@ -69,6 +69,10 @@ struct cfg {
 	double delivery_wait;
 	char sync_method[8];
 	char sync_config[CFG_PATH_MAX];  /* vdsync.conf: run `vdsync follow` */
+	unsigned auth_workers;           /* password worker processes */
+	unsigned auth_queue;             /* checks queued per worker */
+	double auth_timeout;             /* seconds one check may take */
+	bool auth_plain;                 /* accept {PLAIN} stored passwords */
 	char sync_program[CFG_PATH_MAX]; /* default: vdsync beside vdmaild */
 	bool log_syslog;
 	bool log_debug;

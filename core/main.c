@@ -174,6 +174,7 @@ static void
 shutdown_all(struct vd *vd)
 {
 	sup_stop(&vd->sync);
+	authw_stop(&vd->auth);
 	/* Commits still pending are finished so no session waits forever. */
 	spool_commit_run(&vd->commit);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
@@ -238,6 +239,11 @@ main(int argc, char **argv)
 	if (listen_open_all(vd, protos, busy, err, sizeof(err)) < 0)
 		log_fatalx("%s", err);
 	drop_privileges(&vd->cfg);
+	/* After the drop: the workers read the passwords table as we do. */
+	if (authw_start(&vd->auth, vd->loop, vd->cfg.auth_workers,
+			vd->cfg.table_dir, vd->cfg.auth_plain,
+			vd->cfg.auth_queue, vd->cfg.auth_timeout) < 0)
+		log_fatalx("cannot start the password workers");
 	write_pid(&vd->cfg);
 	start_spool(vd);
 	loop_init(vd);

@@ -222,3 +222,48 @@ util_hexval(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+static int
+b64_val(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+long
+util_b64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4], pad = 0;
+		for (int j = 0; j < 4; j++) {
+			v[j] = b64_val((unsigned char)s[i + j]);
+			if (s[i + j] == '=' && i + 4 == len && j >= 2 &&
+			    (j == 3 || s[i + 3] == '=')) {
+				v[j] = 0;
+				pad++;
+			} else if (v[j] < 0) {
+				return -1;
+			}
+		}
+		uint32_t n = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		if ((size_t)(3 - pad) > cap - o)
+			return -1;
+		out[o++] = (unsigned char)(n >> 16);
+		if (pad < 2)
+			out[o++] = (unsigned char)(n >> 8);
+		if (pad < 1)
+			out[o++] = (unsigned char)n;
+	}
+	return (long)o;
+}
+

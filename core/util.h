@@ -73,6 +73,14 @@ uint32_t util_crc32(uint32_t crc, const void *data, size_t len);
 /* The value of a hex digit (either case), or -1. */
 int util_hexval(char c);
 
+/*
+ * Decodes base64 (RFC 4648 4, padding required) into out (cap bytes).
+ * Returns the decoded length, or -1 on a bad character, bad padding or
+ * when it does not fit.
+ */
+long util_b64_decode(const char *s, size_t len, unsigned char *out,
+		     size_t cap);
+
 /* Finds byte c in s[0..len); returns its index or -1. */
 long util_find(const char *s, size_t len, char c);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cdb/tbl.h"
+#include "core/authw.h"
 #include "core/cfg.h"
 #include "core/supervise.h"
 #include "spool/deliver.h"
@@ -44,6 +45,7 @@ struct vd {
 	struct deliver deliver;
 	struct sched sched;
 	struct sup sync;     /* `vdsync follow`, when sync_config is set */
+	struct authw_pool auth; /* the password workers */
 	bool stopping;
 	ev_prepare prepare;
 	ev_signal sig_term, sig_int, sig_hup;

@@ -6,9 +6,10 @@ set -eu
 
 # To build and run: compiler, libev, BearSSL, tinycdb (library and the
 # cdb tool), c-ares, OpenLDAP's client library (vdsync and vdctl link it;
-# vdmaild never does), libxcrypt (vdctl hashes new passwords),
+# vdmaild never does), libxcrypt and libargon2 (password checks; vdctl
+# hashes new passwords with yescrypt),
 # pkg-config, and openssl for the demo's self-signed certificate.
-RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev libcrypt-dev openssl"
+RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-dev libldap-dev libcrypt-dev libargon2-dev openssl"
 # To test as well: Python for the end-to-end clients, swaks (with
 # Net::SSLeay for its STARTTLS), clang with
 # its sanitizer and libFuzzer runtimes, strace for the syscall-order test,

@@ -288,51 +288,6 @@ dns_tsig_check(const struct dns_wire_msg *m, const struct dns_wire_hdr *h,
 
 /* ---- keys ---- */
 
-static int
-b64_val(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
-
-/* RFC 4648 4, padding required; returns the length or -1. */
-static long
-b64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
-{
-	size_t o = 0;
-
-	if (len == 0 || len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4], pad = 0;
-		for (int j = 0; j < 4; j++) {
-			v[j] = b64_val((unsigned char)s[i + j]);
-			if (s[i + j] == '=' && i + 4 == len && j >= 2 &&
-			    (j == 3 || s[i + 3] == '=')) {
-				v[j] = 0;
-				pad++;
-			} else if (v[j] < 0) {
-				return -1;
-			}
-		}
-		uint32_t n = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if ((size_t)(3 - pad) > cap - o)
-			return -1;
-		out[o++] = (unsigned char)(n >> 16);
-		if (pad < 2)
-			out[o++] = (unsigned char)(n >> 8);
-		if (pad < 1)
-			out[o++] = (unsigned char)n;
-	}
-	return (long)o;
-}
-
 /* A token of a key file (named.conf syntax): a word, a "string" or one
  * of { } ; — kind 'w', 's' or the character itself. */
 struct tok {
@@ -462,7 +417,7 @@ dns_tsig_parse_key(struct dns_update_cfg *c, const char *text, size_t len,
 				     "is not hmac-sha256, hmac-sha512 or "
 				     "hmac-sha1", nbuf,
 				     (int)(alg.len > 40 ? 40 : alg.len), alg.p);
-	seclen = b64_decode(secret.p, secret.len, sec, sizeof(sec));
+	seclen = util_b64_decode(secret.p, secret.len, sec, sizeof(sec));
 	if (seclen <= 0)
 		return dns_wire_fail(err, errlen, "key %s: the secret is not "
 				     "base64 of 1 to %zu bytes", nbuf,

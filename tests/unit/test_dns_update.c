@@ -254,15 +254,15 @@ T_TEST(dns_update_base64)
 {
 	unsigned char b[16];
 
-	T_EQ_INT(b64_decode("Zm9vYmFy", 8, b, sizeof(b)), 6);
+	T_EQ_INT(util_b64_decode("Zm9vYmFy", 8, b, sizeof(b)), 6);
 	T_EQ_MEM(b, 6, "foobar", 6);
-	T_EQ_INT(b64_decode("Zg==", 4, b, sizeof(b)), 1);
-	T_EQ_INT(b64_decode("Zm8=", 4, b, sizeof(b)), 2);
-	T_EQ_INT(b64_decode("Zg=a", 4, b, sizeof(b)), -1);
-	T_EQ_INT(b64_decode("Z===", 4, b, sizeof(b)), -1);
-	T_EQ_INT(b64_decode("Zg==Zg==", 8, b, sizeof(b)), -1);
-	T_EQ_INT(b64_decode("Zm9", 3, b, sizeof(b)), -1);
-	T_EQ_INT(b64_decode("Zm9vYmFy", 8, b, 5), -1);
+	T_EQ_INT(util_b64_decode("Zg==", 4, b, sizeof(b)), 1);
+	T_EQ_INT(util_b64_decode("Zm8=", 4, b, sizeof(b)), 2);
+	T_EQ_INT(util_b64_decode("Zg=a", 4, b, sizeof(b)), -1);
+	T_EQ_INT(util_b64_decode("Z===", 4, b, sizeof(b)), -1);
+	T_EQ_INT(util_b64_decode("Zg==Zg==", 8, b, sizeof(b)), -1);
+	T_EQ_INT(util_b64_decode("Zm9", 3, b, sizeof(b)), -1);
+	T_EQ_INT(util_b64_decode("Zm9vYmFy", 8, b, 5), -1);
 }
 
 static int
