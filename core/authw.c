@@ -23,29 +23,15 @@
 /* ------------------------------------------------------------------ */
 /* The worker process: blocking, one request at a time, in order. */
 
+/* The whole of n bytes, or -1 (EOF or an error: the pool is gone). */
 static int
-read_full(int fd, void *p, size_t n)
+io_full(int fd, void *p, size_t n, bool out)
 {
 	size_t off = 0;
 
 	while (off < n) {
-		ssize_t r = read(fd, (char *)p + off, n - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		off += (size_t)r;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const void *p, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t r = write(fd, (const char *)p + off, n - off);
+		ssize_t r = out ? write(fd, (char *)p + off, n - off)
+				: read(fd, (char *)p + off, n - off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -114,11 +100,12 @@ worker_main(int fd, const char *dir, bool plain)
 
 	memset(&t, 0, sizeof(t));
 	make_dummy(dummy, sizeof(dummy));
-	while (read_full(fd, head, sizeof(head)) == 0) {
+	while (io_full(fd, head, sizeof(head), false) == 0) {
 		size_t llen = (size_t)head[5] << 8 | head[6];
 		size_t plen = (size_t)head[7] << 8 | head[8];
 		if (head[0] != 'Q' || llen > sizeof(login) || plen > sizeof(pw) ||
-		    read_full(fd, login, llen) < 0 || read_full(fd, pw, plen) < 0)
+		    io_full(fd, login, llen, false) < 0 ||
+		    io_full(fd, pw, plen, false) < 0)
 			break;
 		unsigned char ans[ANSWER_LEN] = { 'A', head[1], head[2], head[3],
 						  head[4], 0 };
@@ -126,7 +113,7 @@ worker_main(int fd, const char *dir, bool plain)
 						     dummy, login, llen, pw,
 						     plen);
 		explicit_bzero(pw, sizeof(pw));
-		if (write_full(fd, ans, sizeof(ans)) < 0)
+		if (io_full(fd, ans, sizeof(ans), true) < 0)
 			break;
 	}
 	_exit(0);
