@@ -24,6 +24,9 @@ CORE_SRCS += core/tls.c
 CORE_SRCS += core/supervise.c
 CORE_SRCS += core/pwhash.c
 CORE_SRCS += core/authw.c
+CORE_SRCS += core/access.c
+CORE_SRCS += core/throttle.c
+CORE_SRCS += core/sasl.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c
@@ -38,10 +41,13 @@ SPOOL_SRCS += spool/flush.c
 SPOOL_SRCS += spool/store.c
 SPOOL_SRCS += spool/deliver.c
 SPOOL_SRCS += spool/sched.c
+SPOOL_SRCS += spool/mailbox.c
 
 PROTO_SRCS += protocols/smtp_parse.c
 PROTO_SRCS += protocols/smtp_data.c
 PROTO_SRCS += protocols/smtp_server.c
+PROTO_SRCS += protocols/pop3_parse.c
+PROTO_SRCS += protocols/pop3.c
 
 VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 # vdsync (and the directory half of vdctl) alone link libldap.

@@ -1,5 +1,7 @@
 #include "core/cfg.h"
 
+#include "cdb/tbl_rec.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
@@ -59,6 +61,7 @@ static const struct cfg_key cfg_keys[] = {
 	K("auth_queue", T_UINT, auth_queue, 1, 10000),
 	K("auth_timeout", T_SECS, auth_timeout, 1, 600),
 	K("auth_plain", T_BOOL, auth_plain, 0, 0),
+	K("login_plaintext", T_STR, login_plaintext, 1, 0),
 	K("sync_program", T_PATH, sync_program, 0, 0),
 	K("log_syslog", T_BOOL, log_syslog, 0, 0),
 	K("log_debug", T_BOOL, log_debug, 0, 0),
@@ -75,6 +78,7 @@ cfg_defaults(struct cfg *c)
 	c->auth_workers = 2;
 	c->auth_queue = 32;
 	c->auth_timeout = 10;
+	util_strlcpy(c->login_plaintext, "loopback", sizeof(c->login_plaintext));
 	util_strlcpy(c->table_dir, "/var/lib/vdmail/cdb", sizeof(c->table_dir));
 	util_strlcpy(c->spool_dir, "/var/spool/vdmail", sizeof(c->spool_dir));
 	util_strlcpy(c->store_dir, "/var/lib/vdmail/store",
@@ -170,26 +174,36 @@ parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len)
 	return -1;
 }
 
-/* "listen = smtp ADDR:PORT [tls]" */
+/* "listen = smtp|pop3 ADDR:PORT [tls] [domain=NAME]" */
 static int
 parse_listen(struct parse *p, char *v)
 {
 	struct cfg_listen *l;
-	char *proto = strtok(v, " \t"), *addr = strtok(NULL, " \t");
-	char *opt = strtok(NULL, " \t");
+	char *proto = strtok(v, " \t"), *addr = strtok(NULL, " \t"), *opt;
 
 	if (p->c->nlisten == CFG_LISTEN_MAX)
 		return perr(p, "too many listen lines", NULL);
 	l = &p->c->listen[p->c->nlisten];
-	if (proto == NULL || addr == NULL || strtok(NULL, " \t") != NULL)
-		return perr(p, "expected: listen = smtp ADDRESS:PORT [tls]",
-			    NULL);
-	if (strcmp(proto, "smtp") != 0)
+	memset(l, 0, sizeof(*l));
+	if (proto == NULL || addr == NULL)
+		return perr(p, "expected: listen = smtp|pop3 ADDRESS:PORT [tls] "
+			    "[domain=NAME]", NULL);
+	if (strcmp(proto, "smtp") == 0)
+		l->proto = CFG_PROTO_SMTP;
+	else if (strcmp(proto, "pop3") == 0)
+		l->proto = CFG_PROTO_POP3;
+	else
 		return perr(p, "unknown listener protocol", proto);
-	l->proto = CFG_PROTO_SMTP;
-	if (opt != NULL && strcmp(opt, "tls") != 0)
-		return perr(p, "unknown listener option", opt);
-	l->implicit_tls = opt != NULL;
+	while ((opt = strtok(NULL, " \t")) != NULL) {
+		if (strcmp(opt, "tls") == 0) {
+			l->implicit_tls = true;
+		} else if (strncmp(opt, "domain=", 7) == 0 &&
+			   tbl_rec_is_domain(opt + 7, strlen(opt + 7))) {
+			util_strlcpy(l->domain, opt + 7, sizeof(l->domain));
+		} else {
+			return perr(p, "unknown listener option", opt);
+		}
+	}
 	if (parse_sockaddr(addr, &l->sa, &l->salen) < 0)
 		return perr(p, "bad address (use 1.2.3.4:25 or [::1]:25)",
 			    addr);
@@ -339,6 +353,11 @@ check_cfg(struct parse *p)
 	if (strcmp(c->sync_method, "syncfs") != 0 &&
 	    strcmp(c->sync_method, "fsync") != 0)
 		return perr(p, "sync_method must be syncfs or fsync", NULL);
+	if (strcmp(c->login_plaintext, "no") != 0 &&
+	    strcmp(c->login_plaintext, "loopback") != 0 &&
+	    strcmp(c->login_plaintext, "yes") != 0)
+		return perr(p, "login_plaintext must be no, loopback or yes",
+			    NULL);
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		return perr(p, "tls_cert and tls_key go together", NULL);
 	if (c->ncerts > 0 && c->tls_cert[0] == '\0')

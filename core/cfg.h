@@ -19,13 +19,14 @@
 #define CFG_LISTEN_MAX 16
 #define CFG_CERT_MAX 64
 
-enum cfg_proto { CFG_PROTO_SMTP };
+enum cfg_proto { CFG_PROTO_SMTP, CFG_PROTO_POP3, CFG_NPROTOS };
 
 struct cfg_listen {
 	enum cfg_proto proto;
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	bool implicit_tls;
+	char domain[TBL_DOMAIN_MAX]; /* default domain for bare logins */
 	char text[80]; /* as written, for logs */
 };
 
@@ -73,6 +74,7 @@ struct cfg {
 	unsigned auth_queue;             /* checks queued per worker */
 	double auth_timeout;             /* seconds one check may take */
 	bool auth_plain;                 /* accept {PLAIN} stored passwords */
+	char login_plaintext[12];        /* no | loopback | yes */
 	char sync_program[CFG_PATH_MAX]; /* default: vdsync beside vdmaild */
 	bool log_syslog;
 	bool log_debug;

@@ -166,6 +166,14 @@ conn_tls_cipher(const struct conn *c)
 	return c->tls ? tls_cipher_name(c->tls) : "";
 }
 
+const char *
+conn_tls_sni(const struct conn *c)
+{
+	const char *n = c->tls ? tls_sni(c->tls) : NULL;
+
+	return n != NULL && n[0] != '\0' ? n : NULL;
+}
+
 
 static int
 start_tls(struct conn *c)
@@ -372,7 +380,8 @@ conn_step(struct conn *c, bool readable)
 			read_plain(c);
 			readable = false;
 		}
-		if (may_process(c) && buf_len(&c->in) > 0)
+		if (may_process(c) && (buf_len(&c->in) > 0 ||
+				       (c->flags & CONN_F_PRODUCING)))
 			c->proto->input(c);
 		if (c->flags & CONN_F_CLOSING)
 			return;
@@ -386,7 +395,9 @@ conn_step(struct conn *c, bool readable)
 		unsigned before = c->flags;
 		after_drain(c, want);
 		/* Go round again only if TLS just started or input waits. */
-		if (c->flags == before && !(input && may_process(c)))
+		if (c->flags == before &&
+		    !((input || (c->flags & CONN_F_PRODUCING)) &&
+		      may_process(c)))
 			break;
 	}
 	if (c->flags & CONN_F_CLOSING)

@@ -7,7 +7,7 @@
  * processed, so pipelined replies leave in one write.
  *
  * One I/O callback (conn_io_cb) does: read -> protocol input -> write ->
- * rearm. Closing is deferred while a hold is taken: conn_close() inside a
+ * rearm. A protocol streaming a long reply sets CONN_F_PRODUCING. Closing is deferred while a hold is taken: conn_close() inside a
  * callback only marks the connection; it is freed when the last hold goes.
  * Never blocks: reads and writes are non-blocking, at most CONN_IO_MAX
  * bytes per callback for fairness.
@@ -58,6 +58,12 @@ enum {
 	CONN_F_EOF = 1u << 4,         /* the peer closed its side */
 	CONN_F_HANDSHAKE = 1u << 5,   /* TLS handshake under way */
 	CONN_F_IN_LIST = 1u << 6,     /* linked in the resume list */
+	CONN_F_PRODUCING = 1u << 7,   /* the protocol has more output to make:
+					 input() is called again whenever the
+					 output is below CONN_OUT_HIGH, so a
+					 long reply is streamed, never built
+					 whole (a client that stops reading
+					 holds it at that mark) */
 };
 
 struct conn {
@@ -130,6 +136,8 @@ bool conn_is_tls(const struct conn *c);
 /* TLS details for logs and Received headers (empty strings without TLS). */
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
+/* The SNI name the client asked for, or NULL. */
+const char *conn_tls_sni(const struct conn *c);
 
 /* Reentrancy: a held connection is not freed until released. */
 void conn_hold(struct conn *c);

@@ -22,6 +22,7 @@
 #include "core/tls.h"
 #include "core/util.h"
 #include "core/vd.h"
+#include "protocols/pop3.h"
 #include "protocols/smtp_server.h"
 
 #define DEFAULT_CONFIG "/etc/vdmail/vdmaild.conf"
@@ -175,6 +176,7 @@ shutdown_all(struct vd *vd)
 {
 	sup_stop(&vd->sync);
 	authw_stop(&vd->auth);
+	thr_fini(&vd->throttle);
 	/* Commits still pending are finished so no session waits forever. */
 	spool_commit_run(&vd->commit);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
@@ -199,9 +201,11 @@ main(int argc, char **argv)
 {
 	static const struct conn_proto *const protos[] = {
 		[CFG_PROTO_SMTP] = &smtp_server_proto,
+		[CFG_PROTO_POP3] = &pop3_proto,
 	};
 	static const char *const busy[] = {
 		[CFG_PROTO_SMTP] = SMTP_BUSY_REPLY,
+		[CFG_PROTO_POP3] = POP3_BUSY_REPLY,
 	};
 	const char *path = DEFAULT_CONFIG;
 	bool check = false, debug = false;
@@ -244,6 +248,9 @@ main(int argc, char **argv)
 			vd->cfg.table_dir, vd->cfg.auth_plain,
 			vd->cfg.auth_queue, vd->cfg.auth_timeout) < 0)
 		log_fatalx("cannot start the password workers");
+	/* Failed logins: 10 within 5 minutes block a client or an account. */
+	if (thr_init(&vd->throttle, 4096, 10, 300) < 0)
+		log_fatalx("cannot allocate the login throttle");
 	write_pid(&vd->cfg);
 	start_spool(vd);
 	loop_init(vd);

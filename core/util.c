@@ -190,6 +190,20 @@ util_format_ip(const struct sockaddr_storage *sa, char *out, size_t outlen)
 		util_strlcpy(out, "unknown", outlen);
 }
 
+bool
+util_is_loopback(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+			>> 24) == 127;
+	if (sa->ss_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return true;
+	return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+}
+
 uint32_t
 util_crc32(uint32_t crc, const void *data, size_t len)
 {

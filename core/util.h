@@ -64,6 +64,9 @@ struct sockaddr_storage;
 void util_format_ip(const struct sockaddr_storage *sa, char *out,
 		    size_t outlen);
 
+/* Whether sa is 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address. */
+bool util_is_loopback(const struct sockaddr_storage *sa);
+
 /*
  * CRC-32 (IEEE 802.3, as zlib): crc = util_crc32(0, data, len), then feed
  * further pieces with the running value.

@@ -13,6 +13,7 @@
 
 #include "cdb/tbl.h"
 #include "core/authw.h"
+#include "core/throttle.h"
 #include "core/cfg.h"
 #include "core/supervise.h"
 #include "spool/deliver.h"
@@ -23,6 +24,7 @@
 #include "spool/store.h"
 
 struct conn;
+struct pop3;
 struct listener;
 struct tls_ctx;
 struct listen_ipcount;
@@ -46,6 +48,8 @@ struct vd {
 	struct sched sched;
 	struct sup sync;     /* `vdsync follow`, when sync_config is set */
 	struct authw_pool auth; /* the password workers */
+	struct thr throttle;    /* failed logins per client and account */
+	struct pop3 *pop3_active; /* POP3 sessions holding a mailbox */
 	bool stopping;
 	ev_prepare prepare;
 	ev_signal sig_term, sig_int, sig_hup;

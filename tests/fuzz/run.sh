@@ -13,11 +13,13 @@ flags=(-std=c17 -D_GNU_SOURCE -I. -O1 -g -fsanitize=fuzzer,address,undefined
 declare -A srcs=(
 	[fuzz_smtp]="protocols/smtp_parse.c protocols/smtp_data.c core/buf.c core/util.c"
 	[fuzz_tbl_rec]="cdb/tbl_rec.c core/util.c"
+	[fuzz_pop3]="protocols/pop3_parse.c core/util.c"
+	[fuzz_sasl]="core/sasl.c core/util.c"
 	[fuzz_dircache]="tools/dir_cache.c tools/dir_entry.c tools/strmap.c tools/dir_gen.c tools/dir_map.c cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c core/util.c core/log.c core/buf.c -lcdb"
 )
 pass=0
 fail=0
-for t in fuzz_smtp fuzz_tbl_rec fuzz_dircache; do
+for t in fuzz_smtp fuzz_tbl_rec fuzz_dircache fuzz_pop3 fuzz_sasl; do
 	# shellcheck disable=SC2086
 	if ! clang "${flags[@]}" "tests/fuzz/$t.c" ${srcs[$t]} -o "$out/$t" \
 		>"$out/$t.build.log" 2>&1; then

@@ -86,7 +86,9 @@ T_TEST(cfg_errors_name_the_line)
 		{ "listen = smtp 127.0.0.1:0\n", ":1: bad address" },
 		{ "listen = smtp 127.0.0.1:70000\n", ":1: bad address" },
 		{ "listen = smtp [::1:25\n", ":1: bad address" },
-		{ "listen = pop3 127.0.0.1:110\n", ":1: unknown listener" },
+		{ "listen = imap 127.0.0.1:143\n", ":1: unknown listener" },
+		{ "listen = pop3 127.0.0.1:110 domain=Bad..name\n", ":1: unknown listener option" },
+		{ "login_plaintext = sometimes\n", "login_plaintext" },
 		{ "listen = smtp 127.0.0.1:25 starttls\n", ":1: unknown listener "
 		  "option" },
 		{ "tls_sni = example.net c.pem\n", ":1: expected: tls_sni" },
