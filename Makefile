@@ -27,6 +27,7 @@ CORE_SRCS += core/authw.c
 CORE_SRCS += core/access.c
 CORE_SRCS += core/throttle.c
 CORE_SRCS += core/sasl.c
+CORE_SRCS += core/login.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c

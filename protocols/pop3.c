@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/access.h"
+#include "core/login.h"
 #include "core/sasl.h"
 #include "core/authw.h"
 #include "core/listen.h"
@@ -45,11 +46,7 @@ struct pop3 {
 	bool have_user;
 	bool sasl_wait;    /* AUTH PLAIN sent "+ ", the response comes next */
 	unsigned errors, prelogin;
-	struct access_result acc;
-	bool acc_ok;       /* the policy allowed it: the answer counts */
-	struct authw_req *req;
-	ev_timer delay;    /* holds a failure reply back (throttling) */
-	char delayed[160];
+	struct login login;
 	struct mbox box;
 	bool box_open;
 	struct pop3_stream out;
@@ -137,170 +134,79 @@ service_of(const struct pop3 *s)
 }
 
 static void
-log_login(struct pop3 *s, const char *result, const char *reason)
-{
-	char esc[128];
-
-	util_log_escape(esc, sizeof(esc), s->user, strlen(s->user));
-	log_info("c=%06x pop3 login user=<%s> result=%s reason=%s", s->c->id,
-		 esc, result, reason);
-}
-
-static void
-delay_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct pop3 *s = t->data;
-
-	(void)loop;
-	(void)revents;
-	reply(s, "%s", s->delayed);
-	s->st = POP3_ST_AUTH;
-	conn_resume(s->c);
-}
-
-static void
-thr_keys(const struct pop3 *s, char *ip, size_t iplen, char *acct,
-	 size_t acctlen)
-{
-	util_fmt(ip, iplen, "ip:%s", s->c->peer_ip);
-	util_fmt(acct, acctlen, "acct:%s", s->user);
-	util_lower(acct, strlen(acct));
-}
-
-/* Answers a failed login, after the throttling delay. */
-static void
-login_failed(struct pop3 *s, const char *reason)
-{
-	struct vd *vd = vd_of(s);
-	char ip[80], acct[AUTHW_LOGIN_MAX + 8];
-	double now = ev_now(vd->loop), d;
-
-	log_login(s, "fail", reason);
-	thr_keys(s, ip, sizeof(ip), acct, sizeof(acct));
-	thr_fail(&vd->throttle, ip, now);
-	thr_fail(&vd->throttle, acct, now);
-	d = thr_delay(&vd->throttle, ip, now);
-	double da = thr_delay(&vd->throttle, acct, now);
-	if (da > d || da < 0)
-		d = da;
-	util_strlcpy(s->delayed, "-ERR [AUTH] Authentication failed",
-		     sizeof(s->delayed));
-	s->have_user = false;
-	/* A blocked key still gets its answer late: no fast guessing. */
-	ev_timer_set(&s->delay, d > 0 ? d : d < 0 ? 8 : 0.001, 0);
-	ev_timer_start(vd->loop, &s->delay);
-}
-
-static void
 login_ok(struct pop3 *s)
 {
 	struct vd *vd = vd_of(s);
-	char ip[80], acct[AUTHW_LOGIN_MAX + 8];
+	const struct access_result *acc = &s->login.acc;
 
-	thr_keys(s, ip, sizeof(ip), acct, sizeof(acct));
 	/* Proxying to the user's mailHost comes with the cluster work. */
-	if (s->acc.mailhost[0] != '\0' &&
-	    !util_is_ieq(s->acc.mailhost, strlen(s->acc.mailhost),
+	if (acc->mailhost[0] != '\0' &&
+	    !util_is_ieq(acc->mailhost, strlen(acc->mailhost),
 			 vd->cfg.hostname)) {
-		log_login(s, "tempfail", "mailhost_elsewhere");
+		login_log(&s->login, "tempfail", "mailhost_elsewhere");
 		reply(s, "-ERR [SYS/TEMP] Mailbox is on another server, try "
 		      "again later");
-		s->st = POP3_ST_AUTH;
 		return;
 	}
-	if (box_in_use(vd, s->acc.mailbox)) {
-		log_login(s, "fail", "in_use");
+	if (box_in_use(vd, acc->mailbox)) {
+		login_log(&s->login, "fail", "in_use");
 		reply(s, "-ERR [IN-USE] Mailbox in use by another session");
-		s->st = POP3_ST_AUTH;
 		return;
 	}
-	if (mbox_open(&s->box, &vd->store, s->acc.mailbox) < 0) {
-		log_warn("c=%06x pop3 mailbox %s", s->c->id, s->acc.mailbox);
+	if (mbox_open(&s->box, &vd->store, acc->mailbox) < 0) {
+		log_warn("c=%06x pop3 mailbox %s", s->c->id, acc->mailbox);
 		reply(s, "-ERR [SYS/TEMP] Mailbox unavailable, try again later");
-		s->st = POP3_ST_AUTH;
 		return;
 	}
 	s->box_open = true;
 	s->next_active = vd->pop3_active;
 	vd->pop3_active = s;
-	thr_success(&vd->throttle, ip);
-	thr_success(&vd->throttle, acct);
 	s->st = POP3_ST_TRANS;
-	log_login(s, "ok", "ok");
 	log_info("c=%06x pop3 mailbox=%s messages=%zu size=%llu", s->c->id,
 		 s->box.mailbox, s->box.n, (unsigned long long)s->box.total);
 	reply(s, "+OK Logged in, %zu messages", s->box.n);
 }
 
 static void
-checked_cb(void *arg, enum authw_result r)
+login_done(void *arg, enum login_result r)
 {
 	struct pop3 *s = arg;
 
-	s->req = NULL;
-	if (r == AUTHW_TEMPFAIL) {
-		log_login(s, "tempfail", "workers");
-		reply(s, "-ERR [SYS/TEMP] Temporary failure, try again later");
-		s->st = POP3_ST_AUTH;
-	} else if (r == AUTHW_OK && s->acc_ok) {
+	s->st = POP3_ST_AUTH;
+	switch (r) {
+	case LOGIN_OK:
 		login_ok(s);
-	} else {
-		login_failed(s, s->acc_ok ? "bad_password" : s->acc.reason);
-		return; /* resumed by the delay timer */
+		break;
+	case LOGIN_FAIL:
+		reply(s, "-ERR [AUTH] Authentication failed");
+		break;
+	case LOGIN_DOMAIN_TEMP:
+		reply(s, "-ERR [SYS/TEMP] Domain temporarily unavailable, try "
+		      "again later");
+		break;
+	case LOGIN_THROTTLED:
+		reply(s, "-ERR [SYS/TEMP] Too many failed logins, try again "
+		      "later");
+		break;
+	case LOGIN_BUSY:
+		reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
+		      "later");
+		break;
+	default:
+		reply(s, "-ERR [SYS/TEMP] Temporary failure, try again later");
+		break;
 	}
+	if (s->st != POP3_ST_TRANS)
+		s->have_user = false;
 	conn_resume(s->c);
 }
 
-/*
- * Fig. 6-7: the policy first, then the password. A refused account is
- * still checked (against a dummy hash, by the worker) so that it takes
- * as long and answers as a wrong password does.
- */
+/* Figs. 6-7 through core/login; the reply comes in login_done. */
 static void
 login(struct pop3 *s, const char *pw, size_t pwlen)
 {
-	struct vd *vd = vd_of(s);
-	char ip[80], acct[AUTHW_LOGIN_MAX + 8];
-	double now = ev_now(vd->loop);
-	struct access_req q = {
-		.identity = s->user, .idlen = strlen(s->user),
-		.default_domain = s->c->lst && s->c->lst->cfg.domain[0]
-					  ? s->c->lst->cfg.domain : NULL,
-		.sni = conn_tls_sni(s->c), .service = service_of(s),
-		.client = &s->c->peer,
-	};
-
-	thr_keys(s, ip, sizeof(ip), acct, sizeof(acct));
-	if (thr_delay(&vd->throttle, ip, now) < 0 ||
-	    thr_delay(&vd->throttle, acct, now) < 0) {
-		log_login(s, "fail", "throttled");
-		reply(s, "-ERR [SYS/TEMP] Too many failed logins, try again "
-		      "later");
-		s->have_user = false;
-		return;
-	}
-	access_check(&vd->tables, &q, &s->acc);
-	if (s->acc.decision == ACCESS_TEMPFAIL) {
-		log_login(s, "tempfail", s->acc.reason);
-		reply(s, strcmp(s->acc.reason, "domain_inactive") == 0
-				 ? "-ERR [SYS/TEMP] Domain temporarily "
-				   "unavailable, try again later"
-				 : "-ERR [SYS/TEMP] Temporary failure, try "
-				   "again later");
-		s->have_user = false;
-		return;
-	}
-	s->acc_ok = s->acc.decision == ACCESS_ALLOW;
-	const char *key = s->acc_ok ? s->acc.login : s->user;
-	s->req = authw_check(&vd->auth, key, strlen(key), pw, pwlen,
-			     checked_cb, s);
-	if (s->req == NULL) {
-		log_login(s, "tempfail", "busy");
-		reply(s, "-ERR [SYS/TEMP] Too many logins at once, try again "
-		      "later");
-		s->have_user = false;
-		return;
-	}
+	login_start(&s->login, s->user, strlen(s->user), pw, pwlen,
+		    service_of(s));
 	s->st = POP3_ST_CHECK;
 	conn_pause(s->c);
 }
@@ -748,8 +654,7 @@ pop3_open(struct conn *c)
 		return -1;
 	s->c = c;
 	c->sess = s;
-	ev_timer_init(&s->delay, delay_cb, 0, 0);
-	s->delay.data = s;
+	login_init(&s->login, c, "pop3", login_done, s);
 	if (c->vd->stopping) {
 		conn_printf(c, "-ERR [SYS/TEMP] Server shutting down\r\n");
 		conn_close_after_write(c, "shutdown");
@@ -783,8 +688,7 @@ pop3_close(struct conn *c)
 {
 	struct pop3 *s = c->sess;
 
-	authw_cancel(s->req);
-	ev_timer_stop(c->vd->loop, &s->delay);
+	login_cancel(&s->login);
 	box_release(s); /* no QUIT: nothing is deleted (RFC 1939 6) */
 	explicit_bzero(s->user, sizeof(s->user));
 	free(s);
