@@ -47,6 +47,7 @@ SPOOL_SRCS += spool/mailbox.c
 PROTO_SRCS += protocols/smtp_parse.c
 PROTO_SRCS += protocols/smtp_data.c
 PROTO_SRCS += protocols/smtp_server.c
+PROTO_SRCS += protocols/smtp_auth.c
 PROTO_SRCS += protocols/pop3_parse.c
 PROTO_SRCS += protocols/pop3.c
 
@@ -55,7 +56,8 @@ VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 SYNC_SRCS := tools/sync_cfg.c tools/ldap_conn.c tools/strmap.c tools/dir_entry.c \
 	tools/dir_cache.c tools/dir_gen.c tools/dir_map.c tools/sync_write.c tools/dir_sync.c \
 	tools/dns_wire.c tools/dns_tsig.c tools/dns_update.c tools/dns_cli.c
-VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/dir_admin.c \
+VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/vdctl_queue.c \
+	tools/dir_admin.c spool/spool_env.c \
 	$(SYNC_SRCS) core/util.c core/log.c core/cfg.c core/buf.c $(CDB_SRCS) \
 	spool/store.c
 VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \

@@ -174,7 +174,7 @@ parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len)
 	return -1;
 }
 
-/* "listen = smtp|pop3 ADDR:PORT [tls] [domain=NAME]" */
+/* "listen = smtp|submission|pop3 ADDR:PORT [tls] [domain=NAME]" */
 static int
 parse_listen(struct parse *p, char *v)
 {
@@ -186,10 +186,13 @@ parse_listen(struct parse *p, char *v)
 	l = &p->c->listen[p->c->nlisten];
 	memset(l, 0, sizeof(*l));
 	if (proto == NULL || addr == NULL)
-		return perr(p, "expected: listen = smtp|pop3 ADDRESS:PORT [tls] "
+		return perr(p, "expected: listen = smtp|submission|pop3 "
+			    "ADDRESS:PORT [tls] "
 			    "[domain=NAME]", NULL);
 	if (strcmp(proto, "smtp") == 0)
 		l->proto = CFG_PROTO_SMTP;
+	else if (strcmp(proto, "submission") == 0)
+		l->proto = CFG_PROTO_SUBMISSION;
 	else if (strcmp(proto, "pop3") == 0)
 		l->proto = CFG_PROTO_POP3;
 	else

@@ -19,7 +19,8 @@
 #define CFG_LISTEN_MAX 16
 #define CFG_CERT_MAX 64
 
-enum cfg_proto { CFG_PROTO_SMTP, CFG_PROTO_POP3, CFG_NPROTOS };
+enum cfg_proto { CFG_PROTO_SMTP, CFG_PROTO_SUBMISSION, CFG_PROTO_POP3,
+		 CFG_NPROTOS };
 
 struct cfg_listen {
 	enum cfg_proto proto;

@@ -201,10 +201,12 @@ main(int argc, char **argv)
 {
 	static const struct conn_proto *const protos[] = {
 		[CFG_PROTO_SMTP] = &smtp_server_proto,
+		[CFG_PROTO_SUBMISSION] = &smtp_server_proto,
 		[CFG_PROTO_POP3] = &pop3_proto,
 	};
 	static const char *const busy[] = {
 		[CFG_PROTO_SMTP] = SMTP_BUSY_REPLY,
+		[CFG_PROTO_SUBMISSION] = SMTP_BUSY_REPLY,
 		[CFG_PROTO_POP3] = POP3_BUSY_REPLY,
 	};
 	const char *path = DEFAULT_CONFIG;

@@ -12,49 +12,9 @@
 #include "core/vd.h"
 #include "protocols/smtp_data.h"
 #include "protocols/smtp_parse.h"
+#include "protocols/smtp_session.h"
 #include "spool/spool.h"
 #include "spool/spool_commit.h"
-
-enum smtp_state {
-	SMTP_ST_GREET, /* before HELO/EHLO */
-	SMTP_ST_IDLE,  /* greeted, no transaction */
-	SMTP_ST_MAIL,  /* MAIL accepted, no recipient yet */
-	SMTP_ST_RCPT,  /* at least one recipient */
-	SMTP_ST_BDAT,  /* between BDAT chunks */
-};
-
-enum smtp_mode {
-	SMTP_M_CMD,    /* reading command lines */
-	SMTP_M_DATA,   /* reading a DATA body */
-	SMTP_M_CHUNK,  /* reading a BDAT chunk */
-	SMTP_M_COMMIT, /* waiting for the group commit */
-};
-
-enum smtp_rc { SMTP_NEXT, SMTP_STOP };
-
-struct smtp_tx {
-	struct smtp_parse_path from;
-	struct smtp_parse_params params;
-	struct spool_rcpt *rcpt;
-	unsigned nrcpt, cap;
-	bool file_open;
-	struct spool_file file;
-	struct smtp_data data;
-	uint64_t chunk_left;
-	bool chunk_last;
-	int chunk_fail; /* reply code for a chunk that is only consumed */
-};
-
-struct smtp {
-	struct conn *c;
-	enum smtp_state st;
-	enum smtp_mode mode;
-	bool esmtp;
-	bool shutdown;
-	unsigned errors;
-	char helo[256];
-	struct smtp_tx *tx;
-};
 
 struct smtp_cmd_def {
 	enum smtp_verb verb;
@@ -67,6 +27,8 @@ struct smtp_cmd_def {
 #define ST(x) (1u << SMTP_ST_##x)
 #define ST_ANY (ST(GREET) | ST(IDLE) | ST(MAIL) | ST(RCPT) | ST(BDAT))
 
+#define reply smtp_reply
+
 static struct vd *
 vd_of(const struct smtp *s)
 {
@@ -77,12 +39,8 @@ vd_of(const struct smtp *s)
  * Queues one reply line. 5xx replies count toward max_errors; past it the
  * client is told so and disconnected (RFC 5321 4.3.2 allows 421 at any time).
  */
-static void
-reply(struct smtp *s, int code, const char *enh, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-reply(struct smtp *s, int code, const char *enh, const char *fmt, ...)
+void
+smtp_reply(struct smtp *s, int code, const char *enh, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -109,6 +67,7 @@ tx_free(struct smtp *s)
 	VD_ASSERT(s->mode != SMTP_M_COMMIT);
 	if (tx->file_open)
 		spool_abort(&vd_of(s)->spool, &tx->file);
+	buf_free(&tx->hdr);
 	free(tx->rcpt);
 	free(tx);
 	s->tx = NULL;
@@ -129,10 +88,14 @@ proto_name(const struct smtp *s)
 	bool tls = conn_is_tls(s->c);
 	bool utf8 = s->tx && s->tx->params.smtputf8;
 
+	/* RFC 3848: the A in ESMTPSA says the client authenticated. */
 	if (utf8)
-		return tls ? "UTF8SMTPS" : "UTF8SMTP";
+		return s->authed ? (tls ? "UTF8SMTPSA" : "UTF8SMTPA")
+				 : (tls ? "UTF8SMTPS" : "UTF8SMTP");
 	if (!s->esmtp)
 		return tls ? "SMTPS" : "SMTP";
+	if (s->authed)
+		return tls ? "ESMTPSA" : "ESMTPA";
 	return tls ? "ESMTPS" : "ESMTP";
 }
 
@@ -171,6 +134,8 @@ smtp_on_helo(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		    (unsigned long long)vd_of(s)->cfg.message_size_limit);
 	if (vd_of(s)->tls != NULL && !conn_is_tls(s->c))
 		conn_printf(s->c, "250-STARTTLS\r\n");
+	if (smtp_auth_offered(s))
+		conn_printf(s->c, "250-AUTH PLAIN LOGIN\r\n");
 	conn_printf(s->c, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
 	return SMTP_NEXT;
 }
@@ -234,9 +199,7 @@ smtp_on_expn(struct smtp *s, const struct smtp_parse_cmd *cmd)
 static enum smtp_rc
 smtp_on_auth(struct smtp *s, const struct smtp_parse_cmd *cmd)
 {
-	(void)cmd;
-	reply(s, 503, "5.5.1", "AUTH not available on this port");
-	return SMTP_NEXT;
+	return smtp_auth_on_auth(s, cmd->arg, cmd->arglen);
 }
 
 static enum smtp_rc
@@ -256,6 +219,7 @@ smtp_on_starttls(struct smtp *s, const struct smtp_parse_cmd *cmd)
 	tx_free(s);
 	s->helo[0] = '\0';
 	s->esmtp = false;
+	s->authed = false;
 	s->st = SMTP_ST_GREET;
 	conn_starttls(s->c);
 	return SMTP_STOP;
@@ -276,15 +240,28 @@ smtp_on_mail(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		conn_close_after_write(s->c, "shutdown");
 		return SMTP_STOP;
 	}
+	if (s->submission && !s->authed) {
+		reply(s, 530, "5.7.0", "Authentication required");
+		return SMTP_NEXT;
+	}
 	tx = calloc(1, sizeof(*tx));
 	if (tx == NULL) {
 		reply(s, 451, "4.3.0", "Out of memory, try again later");
 		return SMTP_NEXT;
 	}
+	buf_init(&tx->hdr, SMTP_HEADER_MAX);
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &tx->from, &tx->params,
 			    &e) < 0) {
 		free(tx);
 		reply(s, e.code, e.enh, "%s", e.text);
+		return SMTP_NEXT;
+	}
+	/* RFC 6409 8.1: a user sends as one of their own addresses. */
+	if (s->submission &&
+	    !smtp_auth_owns(s, tx->from.addr, strlen(tx->from.addr))) {
+		free(tx);
+		reply(s, 553, "5.7.1", "Sender address not owned by %s",
+		      s->login.acc.login);
 		return SMTP_NEXT;
 	}
 	if (tx->params.has_size && tx->params.size > cfg->message_size_limit) {
@@ -316,7 +293,10 @@ add_rcpt(struct smtp_tx *tx, const char *addr, const char *mailbox)
 	}
 	memset(&tx->rcpt[tx->nrcpt], 0, sizeof(tx->rcpt[0]));
 	util_strlcpy(tx->rcpt[tx->nrcpt].addr, addr, TBL_ADDR_MAX);
-	util_strlcpy(tx->rcpt[tx->nrcpt].mailbox, mailbox, TBL_PATH_MAX);
+	/* NULL: another host's recipient (spool_env's X form). */
+	tx->rcpt[tx->nrcpt].remote = mailbox == NULL;
+	util_strlcpy(tx->rcpt[tx->nrcpt].mailbox, mailbox ? mailbox : "",
+		     TBL_PATH_MAX);
 	tx->nrcpt++;
 	return 0;
 }
@@ -360,6 +340,17 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 	if (r.action == ROUTE_LIST)
 		route_expand_list(&vd->tables, &o, &r, add_member_cb, tx, NULL,
 				  NULL);
+	/* Submission relays for its users: it waits for outbound delivery. */
+	if (s->submission && r.action == ROUTE_REJECT &&
+	    strcmp(r.reason, "relay_denied") == 0) {
+		if (add_rcpt(tx, to.addr, NULL) < 0) {
+			reply(s, 451, "4.3.0", "Out of memory, try again later");
+			return SMTP_NEXT;
+		}
+		s->st = SMTP_ST_RCPT;
+		reply(s, 250, "2.1.5", "Ok, queued for outbound delivery");
+		return SMTP_NEXT;
+	}
 	if (r.action != ROUTE_DELIVER) {
 		char what[TBL_ADDR_MAX + 16];
 		snprintf(what, sizeof(what), "rcpt to=<%s>", to.addr);
@@ -499,6 +490,14 @@ end_message(struct smtp *s)
 		reply(s, code, enh, "%s", text);
 		return SMTP_NEXT;
 	}
+	if (s->submission && smtp_auth_check_from(s, buf_data(&tx->hdr),
+						  buf_len(&tx->hdr)) < 0) {
+		log_reject(s, "message", 553, "5.7.1", "from_not_owned");
+		tx_reset(s);
+		reply(s, 553, "5.7.1", "From: header address not owned by %s",
+		      s->login.acc.login);
+		return SMTP_NEXT;
+	}
 	if (spool_finish(&tx->file) < 0) {
 		log_warn("c=%06x smtp %s: queue file write", s->c->id,
 			 tx->file.qid);
@@ -514,10 +513,28 @@ end_message(struct smtp *s)
 	return SMTP_STOP;
 }
 
+/* The text goes to the queue file; submission keeps the header too. */
 static void
 data_sink(void *arg, const char *data, size_t len)
 {
-	spool_write(arg, data, len);
+	struct smtp_tx *tx = arg;
+
+	spool_write(&tx->file, data, len);
+	if (tx->hdr_done || tx->hdr.max == 0)
+		return;
+	if (buf_append(&tx->hdr, data, len) < 0) {
+		tx->hdr_done = true; /* a header this long is checked as it is */
+		return;
+	}
+	const char *h = buf_data(&tx->hdr);
+	size_t hl = buf_len(&tx->hdr);
+	for (size_t i = hl >= len + 3 ? hl - len - 3 : 0; i + 1 < hl; i++)
+		if (h[i] == '\n' && (h[i + 1] == '\n' ||
+				     (i + 2 < hl && h[i + 1] == '\r' &&
+				      h[i + 2] == '\n'))) {
+			tx->hdr_done = true;
+			break;
+		}
 }
 
 static bool
@@ -526,7 +543,7 @@ feed_data(struct smtp *s)
 	struct buf *in = &s->c->in;
 	struct smtp_tx *tx = s->tx;
 	size_t n = smtp_data_feed(&tx->data, buf_data(in), buf_len(in),
-				  data_sink, &tx->file);
+				  data_sink, tx);
 
 	buf_consume(in, n);
 	if (!tx->data.done)
@@ -597,7 +614,7 @@ chunk_done(struct smtp *s)
 		return;
 	}
 	if (tx->chunk_last) {
-		smtp_data_finish(&tx->data, data_sink, &tx->file);
+		smtp_data_finish(&tx->data, data_sink, tx);
 		end_message(s);
 		return;
 	}
@@ -624,8 +641,7 @@ feed_chunk(struct smtp *s)
 	if (n > tx->chunk_left)
 		n = (size_t)tx->chunk_left;
 	if (tx->chunk_fail == 0)
-		smtp_data_feed(&tx->data, buf_data(in), n, data_sink,
-			       &tx->file);
+		smtp_data_feed(&tx->data, buf_data(in), n, data_sink, tx);
 	buf_consume(in, n);
 	tx->chunk_left -= n;
 	if (tx->chunk_left > 0)
@@ -700,7 +716,8 @@ smtp_input(struct conn *c)
 				break;
 			continue;
 		}
-		if (s->mode == SMTP_M_COMMIT || buf_len(&c->in) == 0)
+		if (s->mode == SMTP_M_COMMIT || s->checking ||
+		    buf_len(&c->in) == 0)
 			break;
 		if (s->mode == SMTP_M_DATA) {
 			if (!feed_data(s))
@@ -716,7 +733,15 @@ smtp_input(struct conn *c)
 		}
 		memcpy(line, l, len);
 		buf_consume(&c->in, used);
-		if (dispatch(s, line, len) == SMTP_STOP)
+		if (s->sasl != SMTP_SASL_NONE) {
+			smtp_auth_line(s, line, len);
+			explicit_bzero(line, len); /* a password */
+			continue;
+		}
+		rc = dispatch(s, line, len);
+		if (len > 4 && util_has_iprefix(line, len, "AUTH"))
+			explicit_bzero(line, len);
+		if (rc == SMTP_STOP)
 			break;
 	}
 }
@@ -732,6 +757,7 @@ smtp_open(struct conn *c)
 		return -1;
 	s->c = c;
 	c->sess = s;
+	smtp_auth_init(s);
 	if (c->vd->stopping) {
 		conn_printf(c, "421 4.3.2 %s Service shutting down\r\n",
 			    c->vd->cfg.hostname);
@@ -772,6 +798,7 @@ smtp_close(struct conn *c)
 	struct smtp *s = c->sess;
 
 	tx_free(s);
+	smtp_auth_fini(s);
 	free(s);
 	c->sess = NULL;
 }

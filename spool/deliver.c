@@ -171,6 +171,12 @@ open_boxes(struct deliver *d, struct deliver_job *j)
 		struct spool_rcpt *r = &j->env.rcpt[i];
 		if (r->done)
 			continue;
+		if (r->remote) {
+			/* Stays pending: outbound delivery is a later issue. */
+			snprintf(j->why, sizeof(j->why), "waiting for outbound "
+				 "delivery (not available yet)");
+			continue;
+		}
 		for (unsigned k = 0; k < i && j->box[i] < 0; k++)
 			if (j->owner[k] &&
 			    strcmp(j->env.rcpt[k].mailbox, r->mailbox) == 0)
@@ -443,9 +449,9 @@ static void
 log_rcpt(struct deliver *d, struct deliver_job *j, unsigned i,
 	 const char *status, const char *detail)
 {
-	log_info("%s: to=<%s> relay=local delay=%.2f status=%s (%s)", j->qid,
-		 j->env.rcpt[i].addr, d->now - (double)j->env.arrival, status,
-		 detail);
+	log_info("%s: to=<%s> relay=%s delay=%.2f status=%s (%s)", j->qid,
+		 j->env.rcpt[i].addr, j->env.rcpt[i].remote ? "none" : "local",
+		 d->now - (double)j->env.arrival, status, detail);
 }
 
 /* Step 6 for one message: unlink it, or mark who is done. */

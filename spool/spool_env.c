@@ -32,9 +32,15 @@ spool_env_format(struct buf *out, const struct spool_env *e, size_t *zoff_r)
 		return -1;
 	for (unsigned i = 0; i < e->nrcpt; i++) {
 		const struct spool_rcpt *r = &e->rcpt[i];
-		if (!is_clean(r->addr) || !is_clean(r->mailbox) ||
-		    buf_printf(out, "%c%s\tL%s\n", r->done ? 'D' : 'R', r->addr,
-			       r->mailbox) < 0)
+		if (!is_clean(r->addr) || !is_clean(r->mailbox))
+			return -1;
+		int rc = r->remote
+				 ? buf_printf(out, "%c%s\tX\n", r->done ? 'D' : 'R',
+					      r->addr)
+				 : buf_printf(out, "%c%s\tL%s\n",
+					      r->done ? 'D' : 'R', r->addr,
+					      r->mailbox);
+		if (rc < 0)
 			return -1;
 	}
 	*zoff_r = buf_len(out) - start + 1;
@@ -72,7 +78,9 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 	struct spool_rcpt *r;
 	long tab = util_find(line, len, '\t');
 
-	if (tab < 1 || (size_t)tab + 2 > len || line[tab + 1] != 'L')
+	if (tab < 1 || (size_t)tab + 2 > len ||
+	    (line[tab + 1] != 'L' && line[tab + 1] != 'X') ||
+	    (line[tab + 1] == 'X' && (size_t)tab + 2 != len))
 		return -1;
 	if (e->nrcpt % 64 == 0) {
 		void *n = realloc(e->rcpt, (e->nrcpt + 64) * sizeof(*e->rcpt));
@@ -84,10 +92,12 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 	memset(r, 0, sizeof(*r));
 	r->done = line[0] == 'D';
 	r->mark_off = off;
+	r->remote = line[tab + 1] == 'X';
 	if (copy_val(r->addr, sizeof(r->addr), line + 1, (size_t)tab - 1) < 0 ||
 	    copy_val(r->mailbox, sizeof(r->mailbox), line + tab + 2,
 		     len - (size_t)tab - 2) < 0 ||
-	    !tbl_rec_is_mailbox_path(r->mailbox, strlen(r->mailbox)))
+	    (!r->remote &&
+	     !tbl_rec_is_mailbox_path(r->mailbox, strlen(r->mailbox))))
 		return -1;
 	e->nrcpt++;
 	return 0;

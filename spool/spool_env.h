@@ -11,6 +11,8 @@
  *     B<7BIT|8BITMIME>
  *     S<envelope sender, empty for <>>
  *     R<recipient> TAB L<mailbox>   one per recipient; R pending, D done
+ *     R<recipient> TAB X            a recipient for another host: it waits
+ *                                   in the queue for outbound delivery
  *     Z<text size: 20 digits> <CRC-32 of the text: 8 hex digits>
  *     ^A^A                    two CTRL-A: end of envelope
  *     the message text (CRLF lines, our Received header first)
@@ -39,7 +41,8 @@ enum spool_body { SPOOL_BODY_7BIT, SPOOL_BODY_8BITMIME };
 
 struct spool_rcpt {
 	char addr[TBL_ADDR_MAX];
-	char mailbox[TBL_PATH_MAX];
+	char mailbox[TBL_PATH_MAX]; /* "" when remote */
+	bool remote;                /* not ours: outbound delivery's */
 	bool done;
 	size_t mark_off; /* file offset of the R/D byte */
 };

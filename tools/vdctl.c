@@ -6,6 +6,7 @@
  *   vdctl cdb check TABLE FILE               a .txt or .cdb, record by record
  *   vdctl [-c CONF] check                    the served tables, across tables
  *   vdctl [-c CONF] route ADDRESS [SIZE]     how vdmaild would handle ADDRESS
+ *   vdctl [-c CONF] queue list|show ID       the queue (tools/vdctl_queue.h)
  *   vdctl [-s SYNCCONF] [-D DN -y PWFILE] domain|user ...   the directory
  *                                            (tools/vdctl_dir.h)
  * Exit status: 0 fine, 1 problems found (or the route is not a delivery,
@@ -25,6 +26,7 @@
 #include "core/util.h"
 #include "spool/store.h"
 #include "tools/vdctl_dir.h"
+#include "tools/vdctl_queue.h"
 
 #define DEFAULT_CONFIG "/etc/vdmail/vdmaild.conf"
 #define DEFAULT_SYNC_CONFIG "/etc/vdmail/vdsync.conf"
@@ -40,6 +42,7 @@ usage(void)
 		"  cdb check TABLE FILE.txt|FILE.cdb\n"
 		"  check\n"
 		"  route ADDRESS [SIZE]\n"
+		"  queue list | queue show ID\n"
 		"  [-s vdsync.conf] [-D DN -y PWFILE] domain add NAME [--admin DN]"
 		" [--postmaster ADDR] [--services RULE] [--no-dns] [--no-sync]\n"
 		"  domain suspend|activate|delete NAME\n"
@@ -279,6 +282,11 @@ main(int argc, char **argv)
 		return cmd_cdb(argc - 1, argv + 1);
 	if (strcmp(argv[0], "check") == 0 && argc == 1)
 		return cmd_check(conf);
+	if (strcmp(argv[0], "queue") == 0) {
+		struct cfg cfg;
+		load_cfg(&cfg, conf);
+		return vdctl_queue(cfg.spool_dir, argc, argv);
+	}
 	if (strcmp(argv[0], "domain") == 0 || strcmp(argv[0], "user") == 0)
 		return cmd_dir(conf, &dir, argc, argv);
 	if (strcmp(argv[0], "route") == 0 && (argc == 2 || argc == 3))
