@@ -45,6 +45,7 @@ static const struct cfg_key cfg_keys[] = {
 	K("max_recipients", T_UINT, max_recipients, 100, 100000),
 	K("max_errors", T_UINT, max_errors, 1, 1000),
 	K("timeout_command", T_SECS, timeout_command, 1, 86400),
+	K("timeout_pop3", T_SECS, timeout_pop3, 1, 86400),
 	K("timeout_data", T_SECS, timeout_data, 1, 86400),
 	K("timeout_tls", T_SECS, timeout_tls, 1, 3600),
 	K("shutdown_grace", T_SECS, shutdown_grace, 0, 3600),
@@ -92,6 +93,7 @@ cfg_defaults(struct cfg *c)
 	c->max_recipients = 100;
 	c->max_errors = 10;
 	c->timeout_command = 300;
+	c->timeout_pop3 = 600;
 	c->timeout_data = 300;
 	c->timeout_tls = 60;
 	c->shutdown_grace = 30;

@@ -59,6 +59,7 @@ struct cfg {
 	unsigned max_recipients;
 	unsigned max_errors;
 	double timeout_command;
+	double timeout_pop3;             /* POP3 autologout (RFC 1939 3) */
 	double timeout_data;
 	double timeout_tls;
 	double shutdown_grace;

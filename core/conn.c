@@ -311,16 +311,20 @@ rearm(struct conn *c, int tls_want)
 
 	if (c->flags & CONN_F_CLOSING)
 		return;
+	/* A streaming protocol that yielded (the round limit of conn_step)
+	 * wants the next writable moment even with its output all sent. */
+	bool producing = (c->flags & CONN_F_PRODUCING) && may_process(c);
+
 	if (c->tls != NULL) {
 		if ((tls_want & TLS_WANT_READ) && buf_room(&c->in) > 0)
 			ev |= EV_READ;
-		if (tls_want & TLS_WANT_WRITE)
+		if ((tls_want & TLS_WANT_WRITE) || producing)
 			ev |= EV_WRITE;
 	} else {
 		if (buf_room(&c->in) > 0 && !(c->flags & (CONN_F_EOF |
 				CONN_F_STARTTLS | CONN_F_CLOSE_AFTER)))
 			ev |= EV_READ;
-		if (buf_len(&c->out) > 0)
+		if (buf_len(&c->out) > 0 || producing)
 			ev |= EV_WRITE;
 	}
 	if (ev == (c->io.events & (EV_READ | EV_WRITE)) && ev_is_active(&c->io))

@@ -10,12 +10,18 @@
 
 #define LOGIN_BLOCKED_DELAY 8.0 /* a blocked key still answers late */
 
+/*
+ * The throttle's keys. The account is the one the policy resolved (every
+ * name of it: alias domains, alternate addresses, a bare login), so its
+ * names do not get their own guesses each; else what was typed.
+ */
 static void
 keys(const struct login *l, char *ip, size_t iplen, char *acct,
      size_t acctlen)
 {
 	util_fmt(ip, iplen, "ip:%s", l->c->peer_ip);
-	util_fmt(acct, acctlen, "acct:%s", l->user);
+	util_fmt(acct, acctlen, "acct:%s",
+		 l->acc.login[0] ? l->acc.login : l->user);
 	util_lower(acct, strlen(acct));
 }
 
@@ -120,6 +126,8 @@ login_start(struct login *l, const char *user, size_t ulen, const char *pw,
 	l->pending = true;
 	util_copy(l->user, sizeof(l->user), user,
 		  ulen < sizeof(l->user) ? ulen : sizeof(l->user) - 1);
+	/* Table lookups only: the account's canonical name for the keys. */
+	access_check(&vd->tables, &q, &l->acc);
 	keys(l, ip, sizeof(ip), acct, sizeof(acct));
 	if (thr_delay(&vd->throttle, ip, now) < 0 ||
 	    thr_delay(&vd->throttle, acct, now) < 0) {
@@ -127,7 +135,6 @@ login_start(struct login *l, const char *user, size_t ulen, const char *pw,
 		answer(l, LOGIN_THROTTLED, 0);
 		return;
 	}
-	access_check(&vd->tables, &q, &l->acc);
 	if (l->acc.decision == ACCESS_TEMPFAIL) {
 		login_log(l, "tempfail", l->acc.reason);
 		answer(l, strcmp(l->acc.reason, "domain_inactive") == 0

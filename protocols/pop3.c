@@ -623,6 +623,7 @@ pop3_input(struct conn *c)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
+			s->sasl_wait = false; /* it ends an AUTH exchange */
 			bad(s, "Line too long");
 			continue;
 		}
@@ -660,8 +661,16 @@ pop3_open(struct conn *c)
 		conn_close_after_write(c, "shutdown");
 		return 0;
 	}
+	/* RFC 1939 3: an autologout timer of at least 10 minutes. */
+	conn_set_timeout(c, c->vd->cfg.timeout_pop3);
 	conn_printf(c, "+OK vdmail POP3 ready\r\n");
 	return 0;
+}
+
+static void
+pop3_tls_ready(struct conn *c)
+{
+	conn_set_timeout(c, c->vd->cfg.timeout_pop3);
 }
 
 static void
@@ -700,7 +709,7 @@ const struct conn_proto pop3_proto = {
 	.open = pop3_open,
 	.input = pop3_input,
 	.timeout = pop3_timeout,
-	.tls_ready = NULL,
+	.tls_ready = pop3_tls_ready,
 	.shutdown = pop3_shutdown,
 	.close = pop3_close,
 };

@@ -229,8 +229,13 @@ next_addr(const char *p, const char *end, size_t *len_r)
 {
 	while (p < end) {
 		if (*p == '(') {
+			/* RFC 5322 3.2.2: comments nest; "\(" is a quoted pair. */
 			int depth = 0;
 			for (; p < end; p++) {
+				if (*p == '\\') {
+					p++;
+					continue;
+				}
 				depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
 				if (depth == 0)
 					break;
@@ -277,7 +282,8 @@ smtp_auth_check_from(struct smtp *s, const char *hdr, size_t len)
 	size_t n = 0, found = 0;
 	const char *end = hdr + len;
 
-	/* Finds "From:" at a line start and unfolds it (RFC 5322 2.2.3). */
+	/* Finds each "From:" at a line start and unfolds it (RFC 5322
+	 * 2.2.3); the header ends where the DATA sink cut it. */
 	for (const char *p = hdr; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -299,7 +305,8 @@ smtp_auth_check_from(struct smtp *s, const char *hdr, size_t len)
 				nl = memchr(q, '\n', (size_t)(end - q));
 				le = nl ? nl : end;
 			}
-			break;
+			/* Every From: field counts, should there be more. */
+			field[n - 1] = ',';
 		}
 		p = nl ? nl + 1 : end;
 	}

@@ -310,6 +310,19 @@ parse_param(const char *k, size_t kl, const char *v, size_t vl, bool has_v,
 		prm->smtputf8 = true;
 		return 0;
 	}
+	if (util_is_ieq(k, kl, "AUTH")) {
+		/* RFC 4954 5: xtext or "<>"; we never act on another
+		 * server's claim, so only its syntax matters. */
+		if (!has_v || vl == 0 || (*seen & 8))
+			return err(e, 501, "5.5.4", "Syntax: AUTH=mailbox");
+		for (size_t i = 0; i < vl; i++)
+			if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f ||
+			    v[i] == '=')
+				return err(e, 501, "5.5.4", "Syntax: AUTH=mailbox");
+		*seen |= 8;
+		prm->has_auth = true;
+		return 0;
+	}
 	return err(e, 555, "5.5.4", "Unsupported MAIL parameter");
 }
 

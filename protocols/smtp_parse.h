@@ -62,6 +62,7 @@ struct smtp_parse_params {
 	uint64_t size;
 	enum smtp_parse_body body;
 	bool smtputf8;
+	bool has_auth; /* AUTH=mailbox (RFC 4954 5): taken, not trusted */
 };
 
 /* The verb of a command line (case-insensitive) and its argument. */

@@ -256,6 +256,12 @@ smtp_on_mail(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		reply(s, e.code, e.enh, "%s", e.text);
 		return SMTP_NEXT;
 	}
+	/* RFC 4954 5: AUTH= belongs to servers that offer AUTH. */
+	if (tx->params.has_auth && !s->submission) {
+		free(tx);
+		reply(s, 555, "5.5.4", "Unsupported MAIL parameter");
+		return SMTP_NEXT;
+	}
 	/* RFC 6409 8.1: a user sends as one of their own addresses. */
 	if (s->submission &&
 	    !smtp_auth_owns(s, tx->from.addr, strlen(tx->from.addr))) {
@@ -526,15 +532,26 @@ data_sink(void *arg, const char *data, size_t len)
 		tx->hdr_done = true; /* a header this long is checked as it is */
 		return;
 	}
+	/* The header ends at the first empty line (RFC 5322 2.1); what
+	 * follows is body, never checked as header. A message may start
+	 * with it: then the header is empty. */
 	const char *h = buf_data(&tx->hdr);
-	size_t hl = buf_len(&tx->hdr);
-	for (size_t i = hl >= len + 3 ? hl - len - 3 : 0; i + 1 < hl; i++)
-		if (h[i] == '\n' && (h[i + 1] == '\n' ||
-				     (i + 2 < hl && h[i + 1] == '\r' &&
-				      h[i + 2] == '\n'))) {
+	size_t hl = buf_len(&tx->hdr), i = hl >= len + 3 ? hl - len - 3 : 0;
+	for (; i < hl; i++) {
+		size_t end = (size_t)-1;
+		if (i == 0 && (h[0] == '\n' || (hl > 1 && h[0] == '\r' &&
+						 h[1] == '\n')))
+			end = 0;
+		else if (h[i] == '\n' && i + 1 < hl &&
+			 (h[i + 1] == '\n' ||
+			  (i + 2 < hl && h[i + 1] == '\r' && h[i + 2] == '\n')))
+			end = i + 1;
+		if (end != (size_t)-1) {
+			tx->hdr.len = end; /* appends only: data starts at p */
 			tx->hdr_done = true;
 			break;
 		}
+	}
 }
 
 static bool
@@ -702,7 +719,7 @@ static void
 smtp_input(struct conn *c)
 {
 	struct smtp *s = c->sess;
-	char line[SMTP_LINE_MAX];
+	char line[SMTP_AUTH_LINE_MAX];
 	const char *l;
 	size_t len, used;
 	int rc;
@@ -724,10 +741,23 @@ smtp_input(struct conn *c)
 				break;
 			continue;
 		}
-		rc = buf_getline(&c->in, SMTP_LINE_MAX, &l, &len, &used);
+		/* RFC 4954 4: AUTH lines may be longer than commands. */
+		rc = buf_getline(&c->in, SMTP_AUTH_LINE_MAX, &l, &len, &used);
 		if (rc == 0)
 			break;
+		if (rc > 0 && len + 2 > SMTP_LINE_MAX && s->sasl == SMTP_SASL_NONE &&
+		    !util_has_iprefix(l, len, "AUTH ")) {
+			buf_consume(&c->in, used);
+			rc = -1;
+		}
 		if (rc < 0) {
+			if (s->sasl != SMTP_SASL_NONE) {
+				/* The 500 ends the exchange (RFC 4954 4). */
+				s->sasl = SMTP_SASL_NONE;
+				reply(s, 500, "5.5.6", "Authentication exchange "
+				      "line is too long");
+				continue;
+			}
 			reply(s, 500, "5.5.2", "Line too long");
 			continue;
 		}

@@ -16,6 +16,7 @@
 
 #define SMTP_LINE_MAX 1000      /* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6 */
+#define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 4: AUTH and its responses */
 
 extern const struct conn_proto smtp_server_proto;
 

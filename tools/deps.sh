@@ -14,8 +14,9 @@ RUN="gcc make pkg-config libev-dev libbearssl-dev libcdb-dev tinycdb libc-ares-d
 # Net::SSLeay for its STARTTLS), clang with
 # its sanitizer and libFuzzer runtimes, strace for the syscall-order test,
 # a real slapd and its tools for the directory tests, BIND 9 (named, dig,
-# tsig-keygen) for the DNS UPDATE tests.
-TEST="python3 swaks libnet-ssleay-perl clang libclang-rt-14-dev strace slapd ldap-utils bind9 bind9-utils bind9-dnsutils"
+# tsig-keygen) for the DNS UPDATE tests, and the POP3 clients the POP3
+# tests drive (fetchmail, mpop, getmail6).
+TEST="python3 swaks libnet-ssleay-perl fetchmail mpop getmail6 clang libclang-rt-14-dev strace slapd ldap-utils bind9 bind9-utils bind9-dnsutils"
 
 case "${1:-run}" in
 run) want="$RUN" ;;
