@@ -154,6 +154,20 @@ conn_is_tls(const struct conn *c)
 	return c->tls != NULL;
 }
 
+int
+conn_take_line(struct conn *c, char *line, size_t limit, size_t *len_r)
+{
+	const char *l;
+	size_t used;
+	int rc = buf_getline(&c->in, limit, &l, len_r, &used);
+
+	if (rc <= 0)
+		return rc;
+	memcpy(line, l, *len_r);
+	buf_consume(&c->in, used);
+	return 1;
+}
+
 const char *
 conn_tls_version(const struct conn *c)
 {

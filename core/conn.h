@@ -100,6 +100,14 @@ int conn_new(struct vd *vd, struct listener *lst, int fd,
 		      const struct sockaddr_storage *peer,
 		      const struct conn_proto *proto, bool tls);
 
+/*
+ * Takes the next input line (without its CRLF or LF) into line, which
+ * holds limit bytes: 1 with *len_r, 0 when no whole line is there yet,
+ * -1 when the line is longer than limit (it is being discarded, up to
+ * its LF, so the next call starts on a fresh line).
+ */
+int conn_take_line(struct conn *c, char *line, size_t limit, size_t *len_r);
+
 /* Appends to the output; on overflow the connection is closed. */
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_printf(struct conn *c, const char *fmt, ...)

@@ -606,8 +606,7 @@ pop3_input(struct conn *c)
 {
 	struct pop3 *s = c->sess;
 	char line[POP3_LINE_MAX];
-	const char *l;
-	size_t len, used;
+	size_t len;
 	int rc;
 
 	while (!conn_is_closing(c) &&
@@ -619,7 +618,7 @@ pop3_input(struct conn *c)
 		}
 		if (s->st == POP3_ST_CHECK || buf_len(&c->in) == 0)
 			break;
-		rc = buf_getline(&c->in, POP3_LINE_MAX, &l, &len, &used);
+		rc = conn_take_line(c, line, sizeof(line), &len);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -627,8 +626,6 @@ pop3_input(struct conn *c)
 			bad(s, "Line too long");
 			continue;
 		}
-		memcpy(line, l, len);
-		buf_consume(&c->in, used);
 		if (s->st == POP3_ST_AUTH && ++s->prelogin > POP3_MAX_PRELOGIN) {
 			reply(s, "-ERR Too many commands without a login");
 			conn_close_after_write(c, "prelogin_limit");

@@ -720,8 +720,7 @@ smtp_input(struct conn *c)
 {
 	struct smtp *s = c->sess;
 	char line[SMTP_AUTH_LINE_MAX];
-	const char *l;
-	size_t len, used;
+	size_t len;
 	int rc;
 
 	while (!conn_is_closing(c) &&
@@ -742,14 +741,12 @@ smtp_input(struct conn *c)
 			continue;
 		}
 		/* RFC 4954 4: AUTH lines may be longer than commands. */
-		rc = buf_getline(&c->in, SMTP_AUTH_LINE_MAX, &l, &len, &used);
+		rc = conn_take_line(c, line, sizeof(line), &len);
 		if (rc == 0)
 			break;
 		if (rc > 0 && len + 2 > SMTP_LINE_MAX && s->sasl == SMTP_SASL_NONE &&
-		    !util_has_iprefix(l, len, "AUTH ")) {
-			buf_consume(&c->in, used);
+		    !util_has_iprefix(line, len, "AUTH "))
 			rc = -1;
-		}
 		if (rc < 0) {
 			if (s->sasl != SMTP_SASL_NONE) {
 				/* The 500 ends the exchange (RFC 4954 4). */
@@ -761,8 +758,6 @@ smtp_input(struct conn *c)
 			reply(s, 500, "5.5.2", "Line too long");
 			continue;
 		}
-		memcpy(line, l, len);
-		buf_consume(&c->in, used);
 		if (s->sasl != SMTP_SASL_NONE) {
 			smtp_auth_line(s, line, len);
 			explicit_bzero(line, len); /* a password */
