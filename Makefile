@@ -24,6 +24,7 @@ CORE_SRCS += core/tls.c
 CORE_SRCS += core/supervise.c
 CORE_SRCS += core/pwhash.c
 CORE_SRCS += core/authw.c
+CORE_SRCS += core/access_rule.c
 CORE_SRCS += core/access.c
 CORE_SRCS += core/throttle.c
 CORE_SRCS += core/sasl.c
