@@ -29,12 +29,15 @@ CORE_SRCS += core/access.c
 CORE_SRCS += core/throttle.c
 CORE_SRCS += core/sasl.c
 CORE_SRCS += core/login.c
+CORE_SRCS += core/dns.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c
 CDB_SRCS += cdb/tbl_build.c
 CDB_SRCS += cdb/tbl_check.c
 CDB_SRCS += cdb/route.c
+CDB_SRCS += cdb/route_expand.c
+CDB_SRCS += cdb/nexthop.c
 
 SPOOL_SRCS += spool/spool_env.c
 SPOOL_SRCS += spool/spool.c
@@ -44,6 +47,17 @@ SPOOL_SRCS += spool/store.c
 SPOOL_SRCS += spool/deliver.c
 SPOOL_SRCS += spool/sched.c
 SPOOL_SRCS += spool/mailbox.c
+SPOOL_SRCS += spool/bounce.c
+SPOOL_SRCS += spool/autoreply.c
+SPOOL_SRCS += spool/mboxfile.c
+SPOOL_SRCS += spool/program.c
+SPOOL_SRCS += spool/qfile.c
+SPOOL_SRCS += spool/outq.c
+SPOOL_SRCS += spool/outq_dest.c
+SPOOL_SRCS += spool/outq_dsn.c
+SPOOL_SRCS += spool/outq_local.c
+SPOOL_SRCS += spool/outq_reply.c
+SPOOL_SRCS += spool/pickup.c
 
 PROTO_SRCS += protocols/smtp_parse.c
 PROTO_SRCS += protocols/smtp_data.c
@@ -51,6 +65,7 @@ PROTO_SRCS += protocols/smtp_server.c
 PROTO_SRCS += protocols/smtp_auth.c
 PROTO_SRCS += protocols/pop3_parse.c
 PROTO_SRCS += protocols/pop3.c
+PROTO_SRCS += protocols/smtp_client.c
 
 VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 # vdsync (and the directory half of vdctl) alone link libldap.
@@ -63,24 +78,27 @@ VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/vdctl_queue.c \
 	spool/store.c
 VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
+# vdmail-sendmail: writes into the spool's maildrop/, no daemon code.
+SENDMAIL_SRCS := tools/sendmail.c core/util.c core/log.c core/cfg.c core/buf.c cdb/tbl_rec.c protocols/smtp_parse.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
 # vdsync's pure half (no libldap): cache, mapping, record generation.
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \
 	tools/strmap.c tools/dir_entry.c tools/dir_cache.c tools/dir_gen.c \
 	tools/dir_map.c
 
-VDMAILD_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2
+VDMAILD_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2 -lcares
 VDCTL_LIBS := -lldap -llber -lcdb -lbearssl -lcrypt
 VDSYNC_LIBS := -lldap -llber -lcdb -lbearssl
-UNIT_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2
+UNIT_LIBS := -lev -lbearssl -lcdb -lcrypt -largon2 -lcares
 
 # B is the build directory (helpers and parallel checkouts may use another).
 B ?= build
 export VDMAIL_BUILD := $(abspath $(B))/san
 objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
 
-REL_BINS := $(B)/rel/vdmaild $(B)/rel/vdctl $(B)/rel/vdsync
-SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/vdsync $(B)/san/unit
+REL_BINS := $(B)/rel/vdmaild $(B)/rel/vdctl $(B)/rel/vdsync $(B)/rel/vdmail-sendmail
+SAN_BINS := $(B)/san/vdmaild $(B)/san/vdctl $(B)/san/vdsync $(B)/san/unit \
+	$(B)/san/vdmail-sendmail
 
 .PHONY: all deps deps-test run test unit e2e fuzz bench clean fmt lint
 .DEFAULT_GOAL := all
@@ -117,6 +135,10 @@ $(B)/san/vdmaild: $(call objs,san,$(VDMAILD_SRCS))
 	$(call link,$(SAN_FLAGS),$(VDMAILD_LIBS))
 $(B)/san/vdctl: $(call objs,san,$(VDCTL_SRCS))
 	$(call link,$(SAN_FLAGS),$(VDCTL_LIBS))
+$(B)/rel/vdmail-sendmail: $(call objs,rel,$(SENDMAIL_SRCS))
+	$(call link,$(REL_FLAGS),)
+$(B)/san/vdmail-sendmail: $(call objs,san,$(SENDMAIL_SRCS))
+	$(call link,$(SAN_FLAGS),)
 $(B)/san/unit: $(call objs,san,$(UNIT_SRCS) $(UNIT_LIB_SRCS))
 	$(call link,$(SAN_FLAGS),$(UNIT_LIBS))
 

@@ -198,10 +198,14 @@ route_user(struct ctx *x, const char *login)
 					x->o->hostname);
 		step(x, "mailhost", "%s%s", u.mailhost,
 		     here ? " (this host)" : " (another host)");
-		if (!here)
-			return answer(x, 451, "4.4.0", "mailhost_elsewhere",
-				      "Mailbox is on another host, try again "
-				      "later");
+		if (!here) {
+			util_strlcpy(r->mailhost, u.mailhost,
+				     sizeof(r->mailhost));
+			r->mailbox[0] = '\0';
+			answer(x, 250, "2.1.5", "mailhost_elsewhere",
+			       "Ok, for another host");
+			return r->action = ROUTE_REMOTE;
+		}
 	}
 	if (check_quota(x, &u) != ROUTE_DELIVER)
 		return r->action;
@@ -319,101 +323,4 @@ route_rcpt(struct tbl_set *t, const char *addr, size_t len,
 	memset(r, 0, sizeof(*r));
 	r->quota = r->msgquota = TBL_QUOTA_NONE;
 	return route_addr(&x, addr, len, 0);
-}
-
-/* A member that routes to a local mailbox, kept until the list is decided. */
-struct member_box {
-	char addr[TBL_ADDR_MAX];
-	char mailbox[TBL_PATH_MAX];
-};
-
-struct expand {
-	struct ctx x;          /* the list's context: tables, options, trace */
-	struct member_box *ok; /* deliverable members, in list order */
-	size_t n, cap;
-	const char *blocked;   /* reason of the first member not deliverable now */
-	int oom;
-};
-
-static int
-member_one(void *arg, const char *val, size_t len)
-{
-	struct expand *e = arg;
-	struct route_result mr;
-	char member[TBL_ADDR_MAX];
-
-	if (util_copy(member, sizeof(member), val, len) < 0)
-		return 0;
-	route_rcpt(e->x.t, member, len, e->x.o, &mr, NULL, NULL);
-	bool remote = mr.action == ROUTE_REJECT &&
-		      strcmp(mr.reason, "relay_denied") == 0;
-	step(&e->x, "member", "%s: %d %s (%s)", member, mr.code, mr.enh,
-	     mr.action == ROUTE_LIST ? "nested list" : mr.reason);
-	if (mr.action == ROUTE_DELIVER) {
-		if (e->n == e->cap) {
-			size_t ncap = e->cap ? e->cap * 2 : 16;
-			void *n = realloc(e->ok, ncap * sizeof(*e->ok));
-			if (n == NULL) {
-				e->oom = 1;
-				return 1;
-			}
-			e->ok = n;
-			e->cap = ncap;
-		}
-		util_strlcpy(e->ok[e->n].addr, member, TBL_ADDR_MAX);
-		util_strlcpy(e->ok[e->n].mailbox, mr.mailbox, TBL_PATH_MAX);
-		e->n++;
-	} else if ((mr.action != ROUTE_REJECT || remote) && !e->blocked) {
-		e->blocked = remote ? "list_member_remote"
-			     : mr.action == ROUTE_LIST ? "list_nested"
-						       : "list_member_deferred";
-	}
-	return 0;
-}
-
-static enum route_action
-expand_answer(struct expand *e, route_add_fn *add, void *arg)
-{
-	if (e->oom)
-		return answer(&e->x, 451, "4.3.0", "no_memory",
-			      "Out of memory, try again later");
-	if (e->blocked != NULL) {
-		step(&e->x, "list", "a member cannot be delivered now");
-		return answer(&e->x, 451, "4.4.0", e->blocked,
-			      "List members cannot all be reached now, try "
-			      "again later");
-	}
-	if (e->n == 0)
-		return answer(&e->x, 550, "5.1.1", "list_empty",
-			      "List has no deliverable member");
-	step(&e->x, "list", "%zu local members", e->n);
-	for (size_t i = 0; i < e->n; i++)
-		if (add(arg, e->ok[i].addr, e->ok[i].mailbox) != 0)
-			return answer(&e->x, 451, "4.3.0", "no_memory",
-				      "Out of memory, try again later");
-	return answer(&e->x, 250, "2.1.5", "ok", "Ok");
-}
-
-enum route_action
-route_expand_list(struct tbl_set *t, const struct route_opts *o,
-		  struct route_result *r, route_add_fn *add, void *arg,
-		  route_trace_fn *trace, void *targ)
-{
-	struct expand e = { .x = { t, o, r, trace, targ } };
-	struct tbl_list l;
-	enum route_action act;
-
-	/*
-	 * member_one looks members up in the same tables while the list
-	 * record is walked: the walk reads the mmap, which no lookup
-	 * changes, and nothing reopens a table during a call. The members
-	 * are decided in one walk; add() runs only once the list is.
-	 */
-	if (tbl_lookup_list(t, r->list, strlen(r->list), &l, TBL_LIST_MEMBER,
-			    member_one, &e) <= 0)
-		act = broken_table(&e.x, r->list);
-	else
-		act = expand_answer(&e, add, arg);
-	free(e.ok);
-	return act;
 }

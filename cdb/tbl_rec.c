@@ -728,6 +728,16 @@ decode_route_field(void *rec, unsigned *seen, const char *name, const char *v,
 		return append_line(r->hosts, sizeof(r->hosts), name, v, vlen,
 				   err, errlen);
 	}
+	if (strcmp(name, "tls") == 0) {
+		*seen |= 4;
+		if (!util_is_ieq(v, vlen, "may") &&
+		    !util_is_ieq(v, vlen, "encrypt") &&
+		    !util_is_ieq(v, vlen, "verify"))
+			return fail(err, errlen, "field 'tls': expected may, "
+				    "encrypt or verify");
+		return copy_field(r->tls, sizeof(r->tls), name, v, vlen, err,
+				  errlen);
+	}
 	return fail(err, errlen, "field '%s': unknown in routes", name);
 }
 

@@ -121,6 +121,7 @@ struct tbl_list {
 struct tbl_route {
 	char relay[TBL_DOMAIN_MAX + 8]; /* mailRoutingSmartHost HOST[:PORT] */
 	char hosts[TBL_LIST_MAX];       /* mailRoutingHosts, per line */
+	char tls[8];                    /* may | encrypt | verify, or "" */
 };
 
 /* Which repeated field of a list record tbl_rec_list_each walks. */

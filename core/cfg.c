@@ -64,6 +64,24 @@ static const struct cfg_key cfg_keys[] = {
 	K("auth_plain", T_BOOL, auth_plain, 0, 0),
 	K("login_plaintext", T_STR, login_plaintext, 1, 0),
 	K("sync_program", T_PATH, sync_program, 0, 0),
+	K("dns_servers", T_STR, dns_servers, 0, 0),
+	K("dns_timeout", T_SECS, dns_timeout, 0, 60),
+	K("outbound_port", T_UINT, outbound_port, 1, 65535),
+	K("relay_host", T_STR, relay_host, 0, 0),
+	K("outbound_tls", T_STR, outbound_tls, 1, 0),
+	K("tls_ca_file", T_PATH, tls_ca_file, 0, 0),
+	K("outbound_concurrency", T_UINT, outbound_concurrency, 1, 10000),
+	K("outbound_dest_concurrency", T_UINT, outbound_dest_concurrency, 1,
+	  1000),
+	K("outbound_rcpt_max", T_UINT, outbound_rcpt_max, 1, 1000),
+	K("timeout_connect", T_SECS, timeout_connect, 0, 3600),
+	K("timeout_smtp_out", T_SECS, timeout_smtp_out, 0, 86400),
+	K("outbound_idle", T_SECS, outbound_idle, 0, 300),
+	K("queue_lifetime", T_SECS, queue_lifetime, 0, 60 * 86400),
+	K("delay_warning", T_SECS, delay_warning, 0, 60 * 86400),
+	K("program_user", T_STR, program_user, 1, 0),
+	K("program_timeout", T_SECS, program_timeout, 0, 86400),
+	K("file_dir", T_PATH, file_dir, 0, 0),
 	K("log_syslog", T_BOOL, log_syslog, 0, 0),
 	K("log_debug", T_BOOL, log_debug, 0, 0),
 };
@@ -105,6 +123,18 @@ cfg_defaults(struct cfg *c)
 	c->delivery_batch = 64;
 	c->delivery_wait = 0.01;
 	util_strlcpy(c->sync_method, "syncfs", sizeof(c->sync_method));
+	c->dns_timeout = 5;
+	c->outbound_port = 25;
+	util_strlcpy(c->outbound_tls, "may", sizeof(c->outbound_tls));
+	c->outbound_concurrency = 100;
+	c->outbound_dest_concurrency = 20;
+	c->outbound_rcpt_max = 100;
+	c->timeout_connect = 30;
+	c->timeout_smtp_out = 300;
+	c->outbound_idle = 2;
+	c->queue_lifetime = 5 * 86400;
+	util_strlcpy(c->program_user, "nobody", sizeof(c->program_user));
+	c->program_timeout = 60;
 }
 
 struct parse {
@@ -243,6 +273,51 @@ parse_sni(struct parse *p, char *v)
 	return 0;
 }
 
+static bool
+is_program_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 32 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* "program = NAME PATH [ARG...]" */
+static int
+parse_program(struct parse *p, char *v)
+{
+	struct cfg_program *pr;
+	char *name = strtok(v, " \t"), *path = strtok(NULL, " \t"), *a;
+
+	if (p->c->nprograms == CFG_PROGRAM_MAX)
+		return perr(p, "too many program lines", NULL);
+	if (name == NULL || path == NULL)
+		return perr(p, "expected: program = NAME PATH [ARG...]", NULL);
+	if (!is_program_name(name))
+		return perr(p, "program name: lower-case letters, digits, "
+			    "'-' and '_'", name);
+	if (path[0] != '/')
+		return perr(p, "program path must be absolute", path);
+	for (unsigned i = 0; i < p->c->nprograms; i++)
+		if (strcmp(p->c->programs[i].name, name) == 0)
+			return perr(p, "program named twice", name);
+	pr = &p->c->programs[p->c->nprograms];
+	memset(pr, 0, sizeof(*pr));
+	util_strlcpy(pr->name, name, sizeof(pr->name));
+	if (util_copy(pr->path, sizeof(pr->path), path, strlen(path)) < 0)
+		return perr(p, "program path too long", path);
+	while ((a = strtok(NULL, " \t")) != NULL) {
+		if (pr->nargs == CFG_PROGRAM_ARGS ||
+		    util_copy(pr->args[pr->nargs], sizeof(pr->args[0]), a,
+			      strlen(a)) < 0)
+			return perr(p, "too many or too long program arguments",
+				    a);
+		pr->nargs++;
+	}
+	p->c->nprograms++;
+	return 0;
+}
+
 static int
 parse_secs(const char *v, double *out)
 {
@@ -251,7 +326,15 @@ parse_secs(const char *v, double *out)
 
 	errno = 0;
 	d = strtod(v, &end);
-	if (errno || end == v || *end != '\0' || d != d)
+	if (errno || end == v || d != d)
+		return -1;
+	/* queue_lifetime = 5d reads better than 432000 */
+	if (end[0] != '\0' && end[1] == '\0' && strchr("smhd", end[0])) {
+		static const double mult[] = { 1, 60, 3600, 86400 };
+		d *= mult[strchr("smhd", end[0]) - "smhd"];
+		end++;
+	}
+	if (*end != '\0')
 		return -1;
 	*out = d;
 	return 0;
@@ -341,6 +424,8 @@ parse_line(struct parse *p, char *line)
 		return parse_listen(p, val);
 	if (strcmp(key, "tls_sni") == 0)
 		return parse_sni(p, val);
+	if (strcmp(key, "program") == 0)
+		return parse_program(p, val);
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cfg_keys); i++)
 		if (strcmp(key, cfg_keys[i].name) == 0)
 			return set_key(p, &cfg_keys[i], val);
@@ -363,6 +448,12 @@ check_cfg(struct parse *p)
 	    strcmp(c->login_plaintext, "yes") != 0)
 		return perr(p, "login_plaintext must be no, loopback or yes",
 			    NULL);
+	if (strcmp(c->outbound_tls, "may") != 0 &&
+	    strcmp(c->outbound_tls, "encrypt") != 0 &&
+	    strcmp(c->outbound_tls, "verify") != 0 &&
+	    strcmp(c->outbound_tls, "none") != 0)
+		return perr(p, "outbound_tls must be none, may, encrypt or "
+			    "verify", NULL);
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		return perr(p, "tls_cert and tls_key go together", NULL);
 	if (c->ncerts > 0 && c->tls_cert[0] == '\0')

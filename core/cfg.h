@@ -18,6 +18,8 @@
 #define CFG_PATH_MAX 512
 #define CFG_LISTEN_MAX 16
 #define CFG_CERT_MAX 64
+#define CFG_PROGRAM_MAX 32
+#define CFG_PROGRAM_ARGS 8
 
 enum cfg_proto { CFG_PROTO_SMTP, CFG_PROTO_SUBMISSION, CFG_PROTO_POP3,
 		 CFG_NPROTOS };
@@ -35,6 +37,14 @@ struct cfg_cert {
 	char name[TBL_DOMAIN_MAX]; /* SNI name (lower-case) */
 	char cert[CFG_PATH_MAX];
 	char key[CFG_PATH_MAX];
+};
+
+/* "program = NAME PATH [ARG...]": a program users may name for delivery. */
+struct cfg_program {
+	char name[32];                   /* [a-z0-9_-], as users name it */
+	char path[CFG_PATH_MAX];         /* absolute */
+	char args[CFG_PROGRAM_ARGS][128];
+	unsigned nargs;
 };
 
 struct cfg {
@@ -78,6 +88,27 @@ struct cfg {
 	bool auth_plain;                 /* accept {PLAIN} stored passwords */
 	char login_plaintext[12];        /* no | loopback | yes */
 	char sync_program[CFG_PATH_MAX]; /* default: vdsync beside vdmaild */
+	/* outbound delivery */
+	char dns_servers[256];           /* "" = /etc/resolv.conf */
+	double dns_timeout;
+	unsigned outbound_port;          /* SMTP port of MX hosts, relays */
+	char relay_host[TBL_DOMAIN_MAX + 8]; /* HOST[:PORT]: every remote */
+	char outbound_tls[8];            /* may | encrypt | verify | none */
+	char tls_ca_file[CFG_PATH_MAX];  /* "" = the system bundle */
+	unsigned outbound_concurrency;   /* connections in all */
+	unsigned outbound_dest_concurrency; /* per destination */
+	unsigned outbound_rcpt_max;      /* recipients per transaction */
+	double timeout_connect;
+	double timeout_smtp_out;         /* per reply (RFC 5321 4.5.3.2) */
+	double outbound_idle;            /* an idle session waits this long */
+	double queue_lifetime;           /* then a deferred recipient bounces */
+	double delay_warning;            /* 0 = no delay warnings */
+	/* delivery options */
+	struct cfg_program programs[CFG_PROGRAM_MAX];
+	unsigned nprograms;
+	char program_user[64];           /* programs run as this user */
+	double program_timeout;          /* then the program is killed */
+	char file_dir[CFG_PATH_MAX];     /* mbox files for `file` live below */
 	bool log_syslog;
 	bool log_debug;
 };

@@ -48,9 +48,12 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	vd->nconns--;
-	listen_ip_release(vd, &c->peer);
-	log_info("c=%06x %s disconnect client=[%s] duration=%.3f reason=%s",
-		 c->id, c->proto->name, c->peer_ip, ev_now(vd->loop) - c->start,
+	if (!(c->flags & CONN_F_OUTBOUND))
+		listen_ip_release(vd, &c->peer);
+	log_info("c=%06x %s disconnect %s=[%s] duration=%.3f reason=%s",
+		 c->id, c->proto->name,
+		 c->flags & CONN_F_OUTBOUND ? "server" : "client", c->peer_ip,
+		 ev_now(vd->loop) - c->start,
 		 c->close_reason[0] ? c->close_reason : "closed");
 	free(c);
 	loop_conn_gone(vd);
@@ -148,6 +151,25 @@ conn_starttls(struct conn *c)
 	c->flags |= CONN_F_STARTTLS;
 }
 
+void
+conn_starttls_client(struct conn *c, struct tls_client_ctx *ctx,
+		     const char *name)
+{
+	c->tls_client = ctx;
+	c->tls_name = name;
+	c->flags |= CONN_F_STARTTLS;
+}
+
+int
+conn_tls_peer_verified(const struct conn *c, char *why, size_t len)
+{
+	if (c->tls == NULL) {
+		util_strlcpy(why, "no TLS", len);
+		return 0;
+	}
+	return tls_peer_verified(c->tls, why, len);
+}
+
 bool
 conn_is_tls(const struct conn *c)
 {
@@ -192,7 +214,11 @@ conn_tls_sni(const struct conn *c)
 static int
 start_tls(struct conn *c)
 {
-	if (c->vd->tls == NULL || (c->tls = tls_new(c->vd->tls)) == NULL) {
+	if (c->tls_client != NULL)
+		c->tls = tls_client_new(c->tls_client, c->tls_name);
+	else if (c->vd->tls != NULL)
+		c->tls = tls_new(c->vd->tls);
+	if (c->tls == NULL) {
 		conn_close(c, "tls_unavailable");
 		return -1;
 	}
@@ -201,17 +227,15 @@ start_tls(struct conn *c)
 	return 0;
 }
 
-int
-conn_new(struct vd *vd, struct listener *lst, int fd,
-	 const struct sockaddr_storage *peer, const struct conn_proto *proto,
-	 bool tls)
+/* A connection on fd, linked into the vd's list (no I/O yet). */
+static struct conn *
+conn_alloc(struct vd *vd, struct listener *lst, int fd,
+	   const struct sockaddr_storage *peer, const struct conn_proto *proto)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL) {
-		close(fd);
-		return -1;
-	}
+	if (c == NULL)
+		return NULL;
 	c->vd = vd;
 	c->lst = lst;
 	c->fd = fd;
@@ -231,6 +255,20 @@ conn_new(struct vd *vd, struct listener *lst, int fd,
 		vd->conns->prev = c;
 	vd->conns = c;
 	vd->nconns++;
+	return c;
+}
+
+int
+conn_new(struct vd *vd, struct listener *lst, int fd,
+	 const struct sockaddr_storage *peer, const struct conn_proto *proto,
+	 bool tls)
+{
+	struct conn *c = conn_alloc(vd, lst, fd, peer, proto);
+
+	if (c == NULL) {
+		close(fd);
+		return -1;
+	}
 	log_info("c=%06x %s connect client=[%s]%s", c->id, proto->name,
 		 c->peer_ip, tls ? " tls=implicit" : "");
 	conn_hold(c);
@@ -240,6 +278,70 @@ conn_new(struct vd *vd, struct listener *lst, int fd,
 	conn_step(c, false);
 	conn_release(c);
 	return 0;
+}
+
+struct conn *
+conn_connect(struct vd *vd, const struct sockaddr_storage *sa,
+	     socklen_t salen, const struct conn_proto *proto, void *sess,
+	     double connect_timeout)
+{
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+					       SOCK_CLOEXEC, 0);
+	struct conn *c;
+
+	if (fd < 0)
+		return NULL;
+	int rc = connect(fd, (const struct sockaddr *)sa, salen);
+	int e = errno;
+
+	c = conn_alloc(vd, NULL, fd, sa, proto);
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->flags |= CONN_F_OUTBOUND | CONN_F_CONNECTING;
+	c->sess = sess;
+	if (rc < 0 && e != EINPROGRESS) {
+		/* Refused at once (loopback): reported from the loop like a
+		 * late error, so the caller sees one way of failing. */
+		snprintf(c->close_reason, sizeof(c->close_reason),
+			 "connect: %s", strerror(e));
+		ev_feed_event(vd->loop, &c->io, EV_CUSTOM);
+		return c;
+	}
+	log_debug("c=%06x %s connecting server=[%s]", c->id, proto->name,
+		  c->peer_ip);
+	ev_io_set(&c->io, fd, EV_WRITE);
+	ev_io_start(vd->loop, &c->io);
+	conn_set_timeout(c, connect_timeout);
+	return c;
+}
+
+/* The outbound connect finished (or failed): the session starts. */
+static void
+connected(struct conn *c, int revents)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (revents & EV_CUSTOM) {
+		conn_close(c, c->close_reason); /* refused at once */
+		return;
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		snprintf(c->close_reason, sizeof(c->close_reason),
+			 "connect: %s", strerror(err));
+		conn_close(c, c->close_reason);
+		return;
+	}
+	c->flags &= ~(unsigned)CONN_F_CONNECTING;
+	log_info("c=%06x %s connect server=[%s]", c->id, c->proto->name,
+		 c->peer_ip);
+	if (c->proto->open(c) < 0)
+		conn_close(c, "session_setup");
+	conn_step(c, false);
 }
 
 /* Plaintext read: at most one buffer's worth per callback. */
@@ -438,8 +540,10 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	conn_hold(c);
-	/* Errors and hang-ups show up on the next read or write. */
-	conn_step(c, (revents & EV_READ) != 0);
+	if (c->flags & CONN_F_CONNECTING || revents & EV_CUSTOM)
+		connected(c, revents);
+	else /* Errors and hang-ups show up on the next read or write. */
+		conn_step(c, (revents & EV_READ) != 0);
 	conn_release(c);
 }
 
@@ -451,8 +555,10 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	conn_hold(c);
-	if ((c->flags & (CONN_F_HANDSHAKE | CONN_F_CLOSE_AFTER)) ||
-	    c->proto->timeout == NULL) {
+	if (c->flags & CONN_F_CONNECTING) {
+		conn_close(c, "connect: timeout");
+	} else if ((c->flags & (CONN_F_HANDSHAKE | CONN_F_CLOSE_AFTER)) ||
+		   c->proto->timeout == NULL) {
 		conn_close(c, "timeout");
 	} else {
 		util_strlcpy(c->close_reason, "timeout",

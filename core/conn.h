@@ -25,6 +25,7 @@
 struct vd;
 struct conn;
 struct tls;
+struct tls_client_ctx;
 struct listener;
 
 #define CONN_IN_MAX (32 * 1024)
@@ -64,6 +65,8 @@ enum {
 					 long reply is streamed, never built
 					 whole (a client that stops reading
 					 holds it at that mark) */
+	CONN_F_OUTBOUND = 1u << 8,    /* we connected (conn_connect) */
+	CONN_F_CONNECTING = 1u << 9,  /* the connect has not completed */
 };
 
 struct conn {
@@ -79,6 +82,8 @@ struct conn {
 	struct buf in;
 	struct buf out;
 	struct tls *tls;
+	struct tls_client_ctx *tls_client; /* outbound STARTTLS: anchors */
+	const char *tls_name;              /* and the peer's name */
 	const struct conn_proto *proto;
 	void *sess;
 	struct sockaddr_storage peer;
@@ -99,6 +104,18 @@ struct conn {
 int conn_new(struct vd *vd, struct listener *lst, int fd,
 		      const struct sockaddr_storage *peer,
 		      const struct conn_proto *proto, bool tls);
+
+/*
+ * An outbound connection to sa (port set) for proto, with sess as its
+ * session from the start, so proto->close runs (with c->close_reason
+ * saying why, e.g. "connect: Connection refused") even when the connect
+ * fails or takes longer than connect_timeout; proto->open runs once it
+ * is connected. Returns the connection, or NULL (errno) when no socket
+ * could be made; sess then still belongs to the caller.
+ */
+struct conn *conn_connect(struct vd *vd, const struct sockaddr_storage *sa,
+			  socklen_t salen, const struct conn_proto *proto,
+			  void *sess, double connect_timeout);
 
 /*
  * Takes the next input line (without its CRLF or LF) into line, which
@@ -133,6 +150,11 @@ void conn_resume(struct conn *c);
  * and start the TLS handshake. Input processing stops until it completes.
  */
 void conn_starttls(struct conn *c);
+/* The same as the client of an outbound connection, to server name. */
+void conn_starttls_client(struct conn *c, struct tls_client_ctx *ctx,
+			  const char *name);
+/* After an outbound handshake: 1 verified, 0 not (why says what). */
+int conn_tls_peer_verified(const struct conn *c, char *why, size_t len);
 
 static inline bool
 conn_is_closing(const struct conn *c)

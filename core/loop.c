@@ -37,6 +37,8 @@ loop_table_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	tbl_set_refresh(&vd->tables);
+	/* vdctl queue requests: one fstat of ctl/ when nothing changed */
+	sched_control(&vd->sched, false);
 }
 
 static void
@@ -60,6 +62,8 @@ loop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	if (w->signum == SIGHUP)
 		loop_reload(vd);
+	else if (w->signum == SIGUSR1)
+		sched_control(&vd->sched, true); /* vdctl queue ... */
 	else
 		loop_shutdown(vd);
 }
@@ -73,7 +77,10 @@ loop_init(struct vd *vd)
 	ev_signal_init(&vd->sig_term, loop_signal_cb, SIGTERM);
 	ev_signal_init(&vd->sig_int, loop_signal_cb, SIGINT);
 	ev_signal_init(&vd->sig_hup, loop_signal_cb, SIGHUP);
+	ev_signal_init(&vd->sig_usr1, loop_signal_cb, SIGUSR1);
 	vd->sig_term.data = vd->sig_int.data = vd->sig_hup.data = vd;
+	vd->sig_usr1.data = vd;
+	ev_signal_start(vd->loop, &vd->sig_usr1);
 	ev_signal_start(vd->loop, &vd->sig_term);
 	ev_signal_start(vd->loop, &vd->sig_int);
 	ev_signal_start(vd->loop, &vd->sig_hup);
@@ -94,6 +101,7 @@ loop_fini(struct vd *vd)
 	ev_signal_stop(vd->loop, &vd->sig_term);
 	ev_signal_stop(vd->loop, &vd->sig_int);
 	ev_signal_stop(vd->loop, &vd->sig_hup);
+	ev_signal_stop(vd->loop, &vd->sig_usr1);
 	ev_timer_stop(vd->loop, &vd->table_timer);
 	ev_timer_stop(vd->loop, &vd->grace_timer);
 }
@@ -175,6 +183,7 @@ loop_shutdown(struct vd *vd)
 		return;
 	}
 	vd->stopping = true;
+	outq_stop(&vd->outq);
 	log_info("shutdown: no longer accepting; %u connection(s) to finish",
 		 vd->nconns);
 	listen_close_all(vd);

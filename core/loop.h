@@ -4,7 +4,8 @@
  * replies held behind a commit are released before the loop sleeps.
  * SIGTERM/SIGINT: stop accepting, let sessions finish (up to
  * shutdown_grace seconds), then leave the loop. SIGHUP: reload the
- * configuration and certificates (loop_reload). A timer checks the tables
+ * configuration and certificates (loop_reload). SIGUSR1: vdctl's queue
+ * requests (sched_control). A timer checks the tables, and the requests,
  * every table_check_interval seconds.
  */
 #ifndef VD_LOOP_H

@@ -111,6 +111,16 @@ queued_cb(void *arg, const char *qid)
 }
 
 static void
+start_outq(struct vd *vd)
+{
+	char err[256];
+
+	if (outq_init(&vd->outq, vd, err, sizeof(err)) < 0)
+		log_fatalx("outbound delivery: %s", err);
+	vd->sched.outq = &vd->outq;
+}
+
+static void
 start_spool(struct vd *vd)
 {
 	int n;
@@ -136,11 +146,15 @@ start_spool(struct vd *vd)
 	sched_init(&vd->sched, vd->loop, &vd->deliver, vd->cfg.queue_retry_min,
 		   vd->cfg.queue_retry_max, vd->cfg.delivery_batch,
 		   vd->cfg.delivery_wait);
+	start_outq(vd);
 	n = sched_scan(&vd->sched, vd->spool.queue_dfd);
 	if (n < 0)
 		log_fatal("spool %s/queue", vd->cfg.spool_dir);
 	if (n > 0)
 		log_info("spool: %d queued message(s) to deliver", n);
+	/* Local submission: vdmail-sendmail's files in SPOOL/maildrop. */
+	pickup_init(&vd->pickup, vd->loop, &vd->spool, &vd->commit,
+		    &vd->tables, &vd->store, &vd->cfg);
 }
 
 /* sync_config: vdmaild keeps `vdsync -c CONF follow` running. */
@@ -181,10 +195,12 @@ shutdown_all(struct vd *vd)
 	spool_commit_run(&vd->commit);
 	if (vd->spool.sync == SPOOL_SYNC_SYNCFS)
 		flush_fini(&vd->flush);
+	pickup_fini(&vd->pickup); /* after the commits it waited for */
 	conn_run_resumes(vd);
 	conn_close_all(vd, "shutdown");
 	listen_close_all(vd);
 	listen_ip_free(vd);
+	outq_fini(&vd->outq);
 	sched_fini(&vd->sched);
 	loop_fini(vd);
 	tls_ctx_unref(vd->tls);
@@ -242,6 +258,10 @@ main(int argc, char **argv)
 	vd->loop = ev_default_loop(EVFLAG_AUTO);
 	if (vd->loop == NULL)
 		log_fatalx("cannot initialise libev");
+	/* The signal watchers exist before the ports answer: a SIGHUP or
+	 * SIGTERM sent the moment they do waits for ev_run, not lost or
+	 * fatal. No watcher runs before ev_run, when everything is set up. */
+	loop_init(vd);
 	if (listen_open_all(vd, protos, busy, err, sizeof(err)) < 0)
 		log_fatalx("%s", err);
 	drop_privileges(&vd->cfg);
@@ -255,7 +275,6 @@ main(int argc, char **argv)
 		log_fatalx("cannot allocate the login throttle");
 	write_pid(&vd->cfg);
 	start_spool(vd);
-	loop_init(vd);
 	start_sync(vd);
 	listen_start_all(vd);
 	log_buffered(true);

@@ -3,11 +3,19 @@
  * A tls_ctx holds the certificates: a default chain and key plus per-domain
  * ones chosen by SNI (exact name, then the parent domain). It is reference
  * counted, so a SIGHUP reload never pulls a certificate from under a
- * handshake. A tls is one server-side session (about 37 KiB: context plus
- * full-duplex record buffer), allocated only when TLS starts.
- * Policy: TLS 1.2 only, ECDHE key exchange, AEAD ciphers only
+ * handshake. A tls_client_ctx holds the trust anchors outbound sessions
+ * check a server against, shared and reference counted the same way.
+ * A tls is one session, allocated only when TLS starts: server side (about
+ * 37 KiB: context plus full-duplex record buffer) or client side (about
+ * 40 KiB: the X.509 validator adds 4 KiB).
+ * Server policy: TLS 1.2 only, ECDHE key exchange, AEAD ciphers only
  * (AES-GCM, ChaCha20-Poly1305), RSA or EC keys. Sessions are resumed
  * only when there is a single certificate (no tls_sni).
+ * Client policy, opportunistic (RFC 3207, RFC 7435): TLS 1.2, ECDHE, AEAD
+ * first and AES-CBC as a fallback; the handshake succeeds whatever the
+ * server's certificate says, provided it holds an RSA or EC key, and
+ * tls_peer_verified tells afterwards whether it passed a strict check.
+ * No client certificate, no resumption.
  * tls_pump drives the engine without blocking: it moves records between
  * the socket and the engine and plaintext between the engine and the
  * connection's buffers, then reports which socket events it needs.
@@ -22,6 +30,7 @@
 
 struct cfg;
 struct tls_ctx;
+struct tls_client_ctx;
 struct tls;
 
 /*
@@ -36,6 +45,41 @@ void tls_ctx_unref(struct tls_ctx *ctx);
 /* A new server session using ctx (takes a reference); NULL if no memory. */
 struct tls *tls_new(struct tls_ctx *ctx);
 void tls_free(struct tls *t);
+
+/*
+ * Loads the trust anchors of ca_file, a PEM bundle; NULL or "" is the
+ * system bundle (/etc/ssl/certs/ca-certificates.crt). Reads at most 1 MiB
+ * of disk, so call it at startup or reload; sessions never touch the file.
+ * Objects that are not certificates, do not decode or hold a key type
+ * BearSSL lacks are skipped. A missing or unreadable bundle is not fatal:
+ * the set is then empty and every peer counts as unverified. err gets a
+ * warning for either (else ""). Returns NULL only when out of memory.
+ */
+struct tls_client_ctx *tls_client_ctx_load(const char *ca_file, char *err,
+					   size_t errlen);
+/* The number of trust anchors loaded (for logs and tests). */
+size_t tls_client_ctx_anchors(const struct tls_client_ctx *ctx);
+void tls_client_ctx_ref(struct tls_client_ctx *ctx);
+void tls_client_ctx_unref(struct tls_client_ctx *ctx);
+
+/*
+ * A new client session using ctx (takes a reference) to server_name: the
+ * name sent as SNI and the one the certificate must match (one trailing
+ * dot is ignored). NULL, "" or an IP literal sends no SNI, and the peer
+ * can then never count as verified. The first tls_pump sends the
+ * ClientHello. Returns NULL if no memory or the name is over 253 bytes.
+ */
+struct tls *tls_client_new(struct tls_client_ctx *ctx,
+			   const char *server_name);
+
+/*
+ * After the handshake of a client session: 1 when the server's chain led to
+ * a trust anchor, every certificate was within its dates, the name matched
+ * and the key may sign; else 0 with the reason in why ("not trusted",
+ * "name mismatch", "expired or not yet valid", "no host name", "handshake
+ * not done", ...). why may be NULL. A server session always gives 0.
+ */
+int tls_peer_verified(const struct tls *t, char *why, size_t whylen);
 
 enum { TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };
 
@@ -58,6 +102,7 @@ bool tls_is_established(const struct tls *t);
 int tls_error(const struct tls *t);
 const char *tls_version_name(const struct tls *t);
 const char *tls_cipher_name(const struct tls *t);
+/* Server: the name the client asked for; client: the name sent. "" if none. */
 const char *tls_sni(const struct tls *t);
 
 #endif

@@ -18,6 +18,8 @@
 #include "core/supervise.h"
 #include "spool/deliver.h"
 #include "spool/flush.h"
+#include "spool/outq.h"
+#include "spool/pickup.h"
 #include "spool/sched.h"
 #include "spool/spool.h"
 #include "spool/spool_commit.h"
@@ -46,13 +48,15 @@ struct vd {
 	struct store store;
 	struct deliver deliver;
 	struct sched sched;
+	struct pickup pickup; /* local submission: SPOOL/maildrop */
+	struct outq outq;    /* outbound delivery */
 	struct sup sync;     /* `vdsync follow`, when sync_config is set */
 	struct authw_pool auth; /* the password workers */
 	struct thr throttle;    /* failed logins per client and account */
 	struct pop3 *pop3_active; /* POP3 sessions holding a mailbox */
 	bool stopping;
 	ev_prepare prepare;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
 	ev_timer table_timer;
 	ev_timer grace_timer;
 };

@@ -250,6 +250,7 @@ smtp_on_mail(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		return SMTP_NEXT;
 	}
 	buf_init(&tx->hdr, SMTP_HEADER_MAX);
+	tx->list_maxsize = -1;
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &tx->from, &tx->params,
 			    &e) < 0) {
 		free(tx);
@@ -284,33 +285,13 @@ smtp_on_mail(struct smtp *s, const struct smtp_parse_cmd *cmd)
 }
 
 static int
-add_rcpt(struct smtp_tx *tx, const char *addr, const char *mailbox)
+add_rcpt(void *arg, const char *addr, char kind, const char *value,
+	 const char *errorsto)
 {
-	for (unsigned i = 0; i < tx->nrcpt; i++)
-		if (strcmp(tx->rcpt[i].addr, addr) == 0)
-			return 0; /* the same address twice: one delivery */
-	if (tx->nrcpt == tx->cap) {
-		unsigned ncap = tx->cap ? tx->cap * 2 : 4;
-		void *n = realloc(tx->rcpt, ncap * sizeof(*tx->rcpt));
-		if (n == NULL)
-			return -1;
-		tx->rcpt = n;
-		tx->cap = ncap;
-	}
-	memset(&tx->rcpt[tx->nrcpt], 0, sizeof(tx->rcpt[0]));
-	util_strlcpy(tx->rcpt[tx->nrcpt].addr, addr, TBL_ADDR_MAX);
-	/* NULL: another host's recipient (spool_env's X form). */
-	tx->rcpt[tx->nrcpt].remote = mailbox == NULL;
-	util_strlcpy(tx->rcpt[tx->nrcpt].mailbox, mailbox ? mailbox : "",
-		     TBL_PATH_MAX);
-	tx->nrcpt++;
-	return 0;
-}
+	struct smtp_tx *tx = arg;
 
-static int
-add_member_cb(void *arg, const char *member, const char *mailbox)
-{
-	return add_rcpt(arg, member, mailbox);
+	return spool_rcpt_add(&tx->rcpt, &tx->nrcpt, &tx->cap, addr, kind,
+			      value, errorsto);
 }
 
 static enum smtp_rc
@@ -329,7 +310,9 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		.postmaster = vd->cfg.postmaster,
 		.delimiter = vd->cfg.recipient_delimiter[0],
 		.hostname = vd->cfg.hostname,
+		.sender = tx->from.addr,
 	};
+	unsigned before = tx->nrcpt;
 
 	if (tx->nrcpt >= vd->cfg.max_recipients) {
 		/* RFC 5321 4.5.3.1.10: a 452 makes the client send the rest later. */
@@ -341,22 +324,10 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		reply(s, e.code, e.enh, "%s", e.text);
 		return SMTP_NEXT;
 	}
-	route_rcpt(&vd->tables, to.addr, strlen(to.addr), &o, &r, NULL, NULL);
-	/* A list's members become the recipients (same limits, deduplicated). */
-	if (r.action == ROUTE_LIST)
-		route_expand_list(&vd->tables, &o, &r, add_member_cb, tx, NULL,
-				  NULL);
-	/* Submission relays for its users: it waits for outbound delivery. */
-	if (s->submission && r.action == ROUTE_REJECT &&
-	    strcmp(r.reason, "relay_denied") == 0) {
-		if (add_rcpt(tx, to.addr, NULL) < 0) {
-			reply(s, 451, "4.3.0", "Out of memory, try again later");
-			return SMTP_NEXT;
-		}
-		s->st = SMTP_ST_RCPT;
-		reply(s, 250, "2.1.5", "Ok, queued for outbound delivery");
-		return SMTP_NEXT;
-	}
+	/* A list's members, a user's options become the recipients; the
+	 * submission relays for its users (they wait for outbound delivery). */
+	route_expand(&vd->tables, &o, to.addr, s->submission ? ROUTE_X_RELAY : 0,
+		     &r, add_rcpt, tx, NULL, NULL);
 	if (r.action != ROUTE_DELIVER) {
 		char what[TBL_ADDR_MAX + 16];
 		snprintf(what, sizeof(what), "rcpt to=<%s>", to.addr);
@@ -364,12 +335,16 @@ smtp_on_rcpt(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		reply(s, r.code, r.enh, "<%s>: %s", to.addr, r.text);
 		return SMTP_NEXT;
 	}
-	if (r.list[0] == '\0' && add_rcpt(tx, to.addr, r.mailbox) < 0) {
-		reply(s, 451, "4.3.0", "Out of memory, try again later");
-		return SMTP_NEXT;
-	}
+	if (r.list_maxsize >= 0 &&
+	    (tx->list_maxsize < 0 || r.list_maxsize < tx->list_maxsize))
+		tx->list_maxsize = r.list_maxsize;
 	s->st = SMTP_ST_RCPT;
-	reply(s, 250, "2.1.5", "Ok");
+	if (tx->nrcpt > before && tx->rcpt[tx->nrcpt - 1].kind == 'X' &&
+	    tx->nrcpt - before == 1 && strcmp(tx->rcpt[before].addr,
+					     to.addr) == 0)
+		reply(s, 250, "2.1.5", "Ok, queued for outbound delivery");
+	else
+		reply(s, 250, "2.1.5", "Ok");
 	return SMTP_NEXT;
 }
 
@@ -496,6 +471,14 @@ end_message(struct smtp *s)
 		reply(s, code, enh, "%s", text);
 		return SMTP_NEXT;
 	}
+	if (tx->list_maxsize >= 0 && tx->data.size > (uint64_t)tx->list_maxsize) {
+		/* mgrpMsgMaxSize, for a client that declared no SIZE */
+		log_reject(s, "message", 552, "5.3.4", "list_too_big");
+		tx_reset(s);
+		reply(s, 552, "5.3.4", "Message too large for a list it is "
+		      "addressed to");
+		return SMTP_NEXT;
+	}
 	if (s->submission && smtp_auth_check_from(s, buf_data(&tx->hdr),
 						  buf_len(&tx->hdr)) < 0) {
 		log_reject(s, "message", 553, "5.7.1", "from_not_owned");
@@ -590,6 +573,8 @@ smtp_on_bdat(struct smtp *s, const struct smtp_parse_cmd *cmd)
 		return SMTP_STOP;
 	}
 	tx = s->tx;
+	if (tx->nrcpt == 0 && tx->rcpt == NULL)
+		tx->list_maxsize = -1;
 	tx->chunk_fail = 0;
 	if (s->st == SMTP_ST_RCPT) {
 		if (open_spool(s, false) < 0)

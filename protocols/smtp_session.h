@@ -51,6 +51,7 @@ struct smtp_tx {
 	struct smtp_parse_params params;
 	struct spool_rcpt *rcpt;
 	unsigned nrcpt, cap;
+	int64_t list_maxsize;  /* the smallest mgrpMsgMaxSize, -1 none */
 	bool file_open;
 	struct spool_file file;
 	struct smtp_data data;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "spool/flush.h"
+#include "spool/qfile.h"
 #include "spool/store.h"
 
 /* Per recipient: what happened in this attempt. */
@@ -31,120 +32,12 @@ struct deliver_job {
 	int tmpfd;              /* the unnamed file with the text, or -1 */
 	bool settled;           /* result known before the batch ran */
 	bool marked;            /* recipients marked D: sync the file */
+	unsigned remote;        /* recipients waiting for outbound delivery */
+	unsigned options;       /* autoreply, program, file (dlvopt.h) */
+	unsigned held;          /* held mailbox deliveries (H) */
 	enum deliver_result res;
 	char why[400];
 };
-
-static int
-read_envelope(struct deliver_job *j, char *err, size_t errlen)
-{
-	size_t cap = 8192, len = 0;
-	char *p = NULL;
-	int rc = 0;
-
-	while (rc == 0) {
-		if (len == cap || p == NULL) {
-			if (p != NULL)
-				cap *= 2;
-			char *np = cap <= SPOOL_ENV_MAX ? realloc(p, cap) : NULL;
-			if (np == NULL) {
-				snprintf(err, errlen, "envelope too large");
-				rc = -1;
-				break;
-			}
-			p = np;
-		}
-		ssize_t n = pread(j->fd, p + len, cap - len, (off_t)len);
-		if (n < 0) {
-			snprintf(err, errlen, "read: %s", strerror(errno));
-			rc = -2;
-			break;
-		}
-		len += (size_t)n;
-		rc = spool_env_parse(p, len, &j->env, err, errlen);
-		if (rc == 0 && n == 0) {
-			snprintf(err, errlen, "truncated envelope");
-			rc = -1;
-		}
-	}
-	free(p);
-	return rc;
-}
-
-/* Keeps a bad file for the admin instead of delivering or deleting it. */
-static void
-quarantine(struct deliver *d, struct deliver_job *j, const char *why)
-{
-	log_crit("%s: queue file is damaged (%s): moved to corrupt/", j->qid,
-		 why);
-	if (renameat(d->spool->queue_dfd, j->qid, d->spool->corrupt_dfd,
-		     j->qid) < 0)
-		log_warn("%s: move to corrupt/", j->qid);
-}
-
-/* 1 when the text matches the envelope's CRC, 0 if not, -1 on I/O error. */
-static int
-text_intact(struct deliver_job *j)
-{
-	char buf[65536];
-	uint64_t left = j->env.size;
-	off_t off = (off_t)j->env.text_off;
-	uint32_t crc = 0;
-
-	while (left > 0) {
-		ssize_t n = pread(j->fd, buf, left < sizeof(buf) ? left
-							       : sizeof(buf),
-				  off);
-		if (n <= 0)
-			return n == 0 ? 0 : -1;
-		crc = util_crc32(crc, buf, (size_t)n);
-		off += n;
-		left -= (uint64_t)n;
-	}
-	return crc == j->env.crc;
-}
-
-/*
- * 1 loaded, 0 gone (or quarantined), -1 try later (j->why). A message not
- * fresh from this run's commit may have been torn by a crash: its text is
- * checked against the envelope's CRC before anything is delivered.
- */
-static int
-load(struct deliver *d, struct deliver_job *j, bool fresh)
-{
-	char err[160];
-	struct stat st;
-	int rc;
-
-	j->fd = openat(d->spool->queue_dfd, j->qid, O_RDWR | O_CLOEXEC);
-	if (j->fd < 0) {
-		snprintf(j->why, sizeof(j->why), "open: %s", strerror(errno));
-		return errno == ENOENT ? 0 : -1;
-	}
-	rc = read_envelope(j, err, sizeof(err));
-	if (rc == -2 || fstat(j->fd, &st) < 0) {
-		util_strlcpy(j->why, rc == -2 ? err : strerror(errno),
-			     sizeof(j->why));
-		return -1;
-	}
-	if (rc < 0 || (uint64_t)st.st_size != j->env.text_off + j->env.size ||
-	    strcmp(j->env.qid, j->qid) != 0) {
-		quarantine(d, j, rc < 0 ? err : "size or id does not match");
-		return 0;
-	}
-	if (!fresh) {
-		rc = text_intact(j);
-		if (rc < 0) {
-			util_strlcpy(j->why, strerror(errno), sizeof(j->why));
-			return -1;
-		}
-		if (rc == 0) {
-			quarantine(d, j, "text does not match its CRC");
-			return 0;
-		}
-	}
-	return 1;
-}
 
 static int
 alloc_rcpts(struct deliver_job *j)
@@ -171,10 +64,17 @@ open_boxes(struct deliver *d, struct deliver_job *j)
 		struct spool_rcpt *r = &j->env.rcpt[i];
 		if (r->done)
 			continue;
-		if (r->remote) {
-			/* Stays pending: outbound delivery is a later issue. */
-			snprintf(j->why, sizeof(j->why), "waiting for outbound "
-				 "delivery (not available yet)");
+		switch (spool_rcpt_kind(r)) {
+		case 'L':
+			break;
+		case 'X':
+			j->remote++; /* outbound delivery's (outq.c) */
+			continue;
+		case 'H':
+			j->held++; /* until the admin releases it */
+			continue;
+		default:
+			j->options++; /* dlvopt.c's */
 			continue;
 		}
 		for (unsigned k = 0; k < i && j->box[i] < 0; k++)
@@ -312,7 +212,8 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 	j->fd = j->tmpfd = -1;
 	util_strlcpy(j->qid, qid, sizeof(j->qid));
 	d->jobs[d->njobs++] = j;
-	rc = load(d, j, fresh);
+	rc = qfile_load(d->spool, qid, !fresh, &j->fd, &j->env, j->why,
+			sizeof(j->why));
 	if (rc <= 0) {
 		j->settled = true;
 		j->res = rc == 0 ? DELIVER_GONE : DELIVER_DEFER;
@@ -449,9 +350,8 @@ static void
 log_rcpt(struct deliver *d, struct deliver_job *j, unsigned i,
 	 const char *status, const char *detail)
 {
-	log_info("%s: to=<%s> relay=%s delay=%.2f status=%s (%s)", j->qid,
-		 j->env.rcpt[i].addr, j->env.rcpt[i].remote ? "none" : "local",
-		 d->now - (double)j->env.arrival, status, detail);
+	log_info("%s: to=<%s> relay=local delay=%.2f status=%s (%s)", j->qid,
+		 j->env.rcpt[i].addr, d->now - (double)j->env.arrival, status, detail);
 }
 
 /* Step 6 for one message: unlink it, or mark who is done. */
@@ -462,7 +362,7 @@ settle(struct deliver *d, struct deliver_job *j)
 	char detail[TBL_PATH_MAX + 32];
 
 	for (unsigned i = 0; i < j->env.nrcpt; i++) {
-		if (j->env.rcpt[i].done)
+		if (j->env.rcpt[i].done || spool_rcpt_kind(&j->env.rcpt[i]) != 'L')
 			continue;
 		if (j->state[i] == RC_PENDING) {
 			pending++;
@@ -476,7 +376,7 @@ settle(struct deliver *d, struct deliver_job *j)
 			 j->env.rcpt[i].mailbox);
 		log_rcpt(d, j, i, "sent", detail);
 	}
-	if (pending == 0) {
+	if (pending == 0 && j->remote + j->options + j->held == 0) {
 		if (spool_recycle(d->spool, j->qid) < 0)
 			log_warn("%s: remove queue file", j->qid);
 		log_info("%s: removed", j->qid);
@@ -485,9 +385,11 @@ settle(struct deliver *d, struct deliver_job *j)
 	}
 	for (unsigned i = 0; i < j->env.nrcpt; i++)
 		if (!j->env.rcpt[i].done && j->state[i] != RC_PENDING &&
-		    pwrite(j->fd, "D", 1, (off_t)j->env.rcpt[i].mark_off) == 1)
+		    qfile_mark(j->fd, &j->env, i, 'D') == 0)
 			j->marked = true;
-	j->res = DELIVER_DEFER;
+	j->res = j->options > 0  ? DELIVER_OPTIONS
+		 : j->remote > 0 ? DELIVER_REMOTE
+				 : DELIVER_DEFER;
 }
 
 /* The end of a batch: report every message, free everything. */

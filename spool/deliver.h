@@ -2,6 +2,10 @@
  * deliver: local delivery of queued messages into the store, a batch at a
  * time so a batch shares its flushes.
  *
+ * Only L recipients (a mailbox) are delivered here. Recipients for other
+ * hosts (X) are left to outbound delivery: a message that has any gets
+ * DELIVER_REMOTE; autoreply, program and file ones (A, P, M) to the
+ * delivery options, DELIVER_OPTIONS; held ones (H) wait, pending.
  * Order, so that a crash at any point neither loses nor doubles a
  * recipient's copy:
  *   1. (retries only) a recipient whose message name is already in its
@@ -40,6 +44,11 @@ enum deliver_result {
 	DELIVER_DONE,  /* every recipient delivered; queue file removed */
 	DELIVER_DEFER, /* some recipient must be tried again later */
 	DELIVER_GONE,  /* no such queue file (or moved to corrupt/) */
+	DELIVER_REMOTE, /* the local part is settled (some may still be
+			   pending); recipients for other hosts wait for
+			   outbound delivery (outq.h) */
+	DELIVER_OPTIONS, /* the same, and autoreply, program or file
+			    recipients wait for dlvopt.h (then outq.h) */
 };
 
 #define DELIVER_BATCH_MAX 256

@@ -31,7 +31,8 @@ int
 spool_init(struct spool *s, const char *dir)
 {
 	memset(s, 0, sizeof(*s));
-	s->tmp_dfd = s->queue_dfd = s->corrupt_dfd = -1;
+	s->tmp_dfd = s->queue_dfd = s->corrupt_dfd = s->hold_dfd = -1;
+	s->ctl_dfd = -1;
 	if (util_strlcpy(s->dir, dir, sizeof(s->dir)) >= sizeof(s->dir)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -41,7 +42,10 @@ spool_init(struct spool *s, const char *dir)
 	s->tmp_dfd = open_subdir(dir, "tmp");
 	s->queue_dfd = open_subdir(dir, "queue");
 	s->corrupt_dfd = open_subdir(dir, "corrupt");
-	if (s->tmp_dfd < 0 || s->queue_dfd < 0 || s->corrupt_dfd < 0) {
+	s->hold_dfd = open_subdir(dir, "hold");
+	s->ctl_dfd = open_subdir(dir, "ctl");
+	if (s->tmp_dfd < 0 || s->queue_dfd < 0 || s->corrupt_dfd < 0 ||
+	    s->hold_dfd < 0 || s->ctl_dfd < 0) {
 		spool_fini(s);
 		return -1;
 	}
@@ -51,7 +55,8 @@ spool_init(struct spool *s, const char *dir)
 void
 spool_fini(struct spool *s)
 {
-	int *fds[] = { &s->tmp_dfd, &s->queue_dfd, &s->corrupt_dfd };
+	int *fds[] = { &s->tmp_dfd, &s->queue_dfd, &s->corrupt_dfd,
+		       &s->hold_dfd, &s->ctl_dfd };
 
 	free(s->spares);
 	s->spares = NULL;

@@ -8,6 +8,10 @@
  *                rename made durable (spool_commit) before the client got
  *                its 250. Delivered by the queue runner.
  *   corrupt/QID  a queue file that failed validation, kept for the admin.
+ *   hold/QID     a message the admin held (vdctl queue hold): kept, not
+ *                delivered, until released back into queue/.
+ *   ctl/VERB[.QID] a request of vdctl's for the running vdmaild
+ *                (flush, hold, release, delete; sched.h), removed once done.
  * Transitions: spool_open takes a spare file from tmp/ (or creates one),
  * writes the envelope over it from offset 0; spool_write appends text;
  * spool_finish fixes the size and cuts the file to it; spool_commit makes
@@ -54,6 +58,8 @@ struct spool {
 	int tmp_dfd;
 	int queue_dfd;
 	int corrupt_dfd;
+	int hold_dfd;
+	int ctl_dfd;
 	uint64_t last_us; /* queue ids grow strictly */
 	char (*spares)[SPOOL_QID_MAX]; /* names of spare files in tmp/ */
 	unsigned nspares;

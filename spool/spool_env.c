@@ -32,15 +32,13 @@ spool_env_format(struct buf *out, const struct spool_env *e, size_t *zoff_r)
 		return -1;
 	for (unsigned i = 0; i < e->nrcpt; i++) {
 		const struct spool_rcpt *r = &e->rcpt[i];
-		if (!is_clean(r->addr) || !is_clean(r->mailbox))
+		char kind = spool_rcpt_kind(r);
+		if (!is_clean(r->addr) || !is_clean(r->mailbox) ||
+		    !is_clean(r->errorsto))
 			return -1;
-		int rc = r->remote
-				 ? buf_printf(out, "%c%s\tX\n", r->done ? 'D' : 'R',
-					      r->addr)
-				 : buf_printf(out, "%c%s\tL%s\n",
-					      r->done ? 'D' : 'R', r->addr,
-					      r->mailbox);
-		if (rc < 0)
+		if (buf_printf(out, "%c%s\t%c%s%s%s\n", r->done ? 'D' : 'R',
+			       r->addr, kind, kind == 'X' ? "" : r->mailbox,
+			       r->errorsto[0] ? "\tE" : "", r->errorsto) < 0)
 			return -1;
 	}
 	*zoff_r = buf_len(out) - start + 1;
@@ -72,15 +70,41 @@ copy_val(char *dst, size_t size, const char *v, size_t len)
 	return util_copy(dst, size, v, len);
 }
 
+/* The value of each kind of recipient line (spool_env.h). */
+static bool
+value_ok(char kind, const char *v)
+{
+	size_t n = strlen(v);
+
+	switch (kind) {
+	case 'L':
+	case 'H':
+	case 'M':
+		return tbl_rec_is_mailbox_path(v, n);
+	case 'X':
+		return n == 0;
+	case 'A':
+		return n > 2 && strchr(v, '@') != NULL;
+	case 'P':
+		return n > 0 && n < 32 &&
+		       strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+	default:
+		return false;
+	}
+}
+
 static int
 parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 {
 	struct spool_rcpt *r;
-	long tab = util_find(line, len, '\t');
+	long tab = util_find(line, len, '\t'), tab2;
+	size_t vend;
 
-	if (tab < 1 || (size_t)tab + 2 > len ||
-	    (line[tab + 1] != 'L' && line[tab + 1] != 'X') ||
-	    (line[tab + 1] == 'X' && (size_t)tab + 2 != len))
+	if (tab < 1 || (size_t)tab + 2 > len)
+		return -1;
+	tab2 = util_find(line + tab + 1, len - (size_t)tab - 1, '\t');
+	vend = tab2 < 0 ? len : (size_t)tab + 1 + (size_t)tab2;
+	if (tab2 >= 0 && (vend + 2 > len || line[vend + 1] != 'E'))
 		return -1;
 	if (e->nrcpt % 64 == 0) {
 		void *n = realloc(e->rcpt, (e->nrcpt + 64) * sizeof(*e->rcpt));
@@ -91,13 +115,18 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 	r = &e->rcpt[e->nrcpt];
 	memset(r, 0, sizeof(*r));
 	r->done = line[0] == 'D';
+	r->warned = line[0] == 'W';
 	r->mark_off = off;
-	r->remote = line[tab + 1] == 'X';
+	r->kind_off = off + (size_t)tab + 1;
+	r->kind = line[tab + 1];
+	r->remote = r->kind == 'X';
 	if (copy_val(r->addr, sizeof(r->addr), line + 1, (size_t)tab - 1) < 0 ||
 	    copy_val(r->mailbox, sizeof(r->mailbox), line + tab + 2,
-		     len - (size_t)tab - 2) < 0 ||
-	    (!r->remote &&
-	     !tbl_rec_is_mailbox_path(r->mailbox, strlen(r->mailbox))))
+		     vend - (size_t)tab - 2) < 0 ||
+	    !value_ok(r->kind, r->mailbox) ||
+	    (tab2 >= 0 && (copy_val(r->errorsto, sizeof(r->errorsto),
+				    line + vend + 2, len - vend - 2) < 0 ||
+			   strchr(r->errorsto, '@') == NULL)))
 		return -1;
 	e->nrcpt++;
 	return 0;
@@ -135,6 +164,7 @@ parse_line(struct spool_env *e, const char *l, size_t len, size_t off,
 		return 0;
 	case 'S': *seen |= 4; return copy_val(e->sender, sizeof(e->sender), v, vl);
 	case 'R':
+	case 'W':
 	case 'D': return parse_rcpt(e, l, len, off);
 	case 'Z':
 		*seen |= 8;
@@ -203,4 +233,35 @@ spool_env_free(struct spool_env *e)
 	free(e->rcpt);
 	e->rcpt = NULL;
 	e->nrcpt = 0;
+}
+
+int
+spool_rcpt_add(struct spool_rcpt **v, unsigned *n, unsigned *cap,
+	       const char *addr, char kind, const char *value,
+	       const char *errorsto)
+{
+	struct spool_rcpt *r;
+
+	for (unsigned i = 0; i < *n; i++)
+		if (spool_rcpt_kind(&(*v)[i]) == kind &&
+		    strcmp((*v)[i].addr, addr) == 0 &&
+		    strcmp((*v)[i].mailbox, value) == 0)
+			return 0;
+	if (*n == *cap) {
+		unsigned ncap = *cap ? *cap * 2 : 4;
+		void *p = realloc(*v, ncap * sizeof(**v));
+		if (p == NULL)
+			return -1;
+		*v = p;
+		*cap = ncap;
+	}
+	r = &(*v)[(*n)++];
+	memset(r, 0, sizeof(*r));
+	util_strlcpy(r->addr, addr, sizeof(r->addr));
+	r->kind = kind;
+	r->remote = kind == 'X';
+	util_strlcpy(r->mailbox, value, sizeof(r->mailbox));
+	util_strlcpy(r->errorsto, errorsto ? errorsto : "",
+		     sizeof(r->errorsto));
+	return 0;
 }

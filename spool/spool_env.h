@@ -10,14 +10,25 @@
  *     P<protocol, RFC 3848: SMTP, ESMTP, ESMTPS, UTF8SMTPS, ...>
  *     B<7BIT|8BITMIME>
  *     S<envelope sender, empty for <>>
- *     R<recipient> TAB L<mailbox>   one per recipient; R pending, D done
+ *     R<recipient> TAB L<mailbox>   one per recipient; R pending, D done,
+ *                                   W pending and its delay warned
  *     R<recipient> TAB X            a recipient for another host: it waits
  *                                   in the queue for outbound delivery
+ *     R<recipient> TAB H<mailbox>   a mailbox delivery held (delivery
+ *                                   option hold) until the admin releases
+ *                                   it (vdctl queue release: H becomes L)
+ *     R<recipient> TAB A<login>     an autoreply on behalf of that user
+ *     R<recipient> TAB P<name>      a program delivery (program = NAME)
+ *     R<recipient> TAB M<path>      an append to an mbox file below
+ *                                   file_dir
+ *   any R line may end with TAB E<address>: where notices about that
+ *   recipient go, and the sender it is relayed with (a list's
+ *   mgrpErrorsTo), instead of the message's sender
  *     Z<text size: 20 digits> <CRC-32 of the text: 8 hex digits>
  *     ^A^A                    two CTRL-A: end of envelope
  *     the message text (CRLF lines, our Received header first)
  *
- * The R/D byte is overwritten in place when a recipient is delivered, and
+ * The R/W/D byte is overwritten in place when a recipient is delivered, and
  * Z is written last: a file whose size is not Z + the envelope length, or
  * whose text does not match the CRC, is torn and never delivered.
  */
@@ -41,9 +52,13 @@ enum spool_body { SPOOL_BODY_7BIT, SPOOL_BODY_8BITMIME };
 
 struct spool_rcpt {
 	char addr[TBL_ADDR_MAX];
-	char mailbox[TBL_PATH_MAX]; /* "" when remote */
+	char mailbox[TBL_PATH_MAX]; /* the kind's value; "" when remote */
+	char kind;                  /* L X H A P M; 0 = L, or X if remote */
 	bool remote;                /* not ours: outbound delivery's */
+	char errorsto[TBL_ADDR_MAX]; /* E: "" = the message's sender */
+	size_t kind_off;            /* file offset of the kind byte */
 	bool done;
+	bool warned;                /* W: a delay warning went out */
 	size_t mark_off; /* file offset of the R/D byte */
 };
 
@@ -82,5 +97,22 @@ void spool_env_set_size(char *dst, uint64_t size, uint32_t crc);
 int spool_env_parse(const char *data, size_t len, struct spool_env *e,
 		    char *err, size_t errlen);
 void spool_env_free(struct spool_env *e);
+
+/*
+ * Appends a recipient to the growing array *v (n used, cap allocated),
+ * unless the same address already has the same kind and value (one
+ * delivery however it was reached). errorsto may be NULL. 0, or -1 when
+ * out of memory.
+ */
+int spool_rcpt_add(struct spool_rcpt **v, unsigned *n, unsigned *cap,
+		   const char *addr, char kind, const char *value,
+		   const char *errorsto);
+
+/* The recipient's kind letter: its kind, else X (remote) or L. */
+static inline char
+spool_rcpt_kind(const struct spool_rcpt *r)
+{
+	return r->kind ? r->kind : r->remote ? 'X' : 'L';
+}
 
 #endif

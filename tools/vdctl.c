@@ -6,7 +6,8 @@
  *   vdctl cdb check TABLE FILE               a .txt or .cdb, record by record
  *   vdctl [-c CONF] check                    the served tables, across tables
  *   vdctl [-c CONF] route ADDRESS [SIZE]     how vdmaild would handle ADDRESS
- *   vdctl [-c CONF] queue list|show ID       the queue (tools/vdctl_queue.h)
+ *   vdctl [-c CONF] queue list|show|flush|hold|release|delete  the queue
+ *                                            (tools/vdctl_queue.h)
  *   vdctl [-s SYNCCONF] [-D DN -y PWFILE] domain|user ...   the directory
  *                                            (tools/vdctl_dir.h)
  * Exit status: 0 fine, 1 problems found (or the route is not a delivery,
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdb/nexthop.h"
 #include "cdb/route.h"
 #include "cdb/tbl.h"
 #include "cdb/tbl_build.h"
@@ -179,11 +181,55 @@ print_step(void *arg, const char *step, const char *detail)
 	printf("%-10s %s\n", step, detail);
 }
 
-static int
-count_member(void *arg, const char *member, const char *mailbox)
+struct route_ctx {
+	struct tbl_set *t;
+	const struct cfg *cfg;
+};
+
+/* The next hop of an address stored elsewhere (cdb/nexthop.h). */
+static void
+print_nexthop(const struct route_ctx *x, const char *addr)
 {
-	(void)arg;
-	printf("%-10s %s -> %s\n", "deliver", member, mailbox);
+	const struct cfg *c = x->cfg;
+	struct nexthop_opts o = {
+		.hostname = c->hostname, .relay_host = c->relay_host,
+		.port = c->outbound_port,
+		.tls_policy = strcmp(c->outbound_tls, "verify") == 0 ? 2
+			      : strcmp(c->outbound_tls, "encrypt") == 0 ? 1
+									: 0,
+	};
+	static const char *const tls[] = { "may", "encrypt", "verify" };
+	struct nexthop nh;
+
+	if (nexthop_for(x->t, addr, &o, &nh) < 0) {
+		printf("%-10s %s: %s\n", "nexthop", addr, nh.why);
+		return;
+	}
+	printf("%-10s %s -> %s %s port %u tls=%s (%s)\n", "nexthop", addr,
+	       nh.kind == NEXTHOP_MX ? "MX of" : nh.kind == NEXTHOP_HOST
+							? "host" : "relay",
+	       nh.name, nh.port, tls[nh.tls_policy], nh.why);
+}
+
+static int
+print_rcpt(void *arg, const char *addr, char kind, const char *value,
+	   const char *errorsto)
+{
+	static const struct { char kind; const char *what; } names[] = {
+		{ 'L', "deliver" }, { 'H', "hold" }, { 'A', "autoreply" },
+		{ 'P', "program" }, { 'M', "file" },
+	};
+
+	if (kind == 'X') {
+		print_nexthop(arg, addr);
+	} else {
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++)
+			if (names[i].kind == kind)
+				printf("%-10s %s -> %s\n", names[i].what, addr,
+				       value);
+	}
+	if (errorsto != NULL)
+		printf("%-10s %s: errors to %s\n", "", addr, errorsto);
 	return 0;
 }
 
@@ -220,15 +266,17 @@ cmd_route(const char *conf, const char *addr, const char *size)
 	o.delimiter = cfg.recipient_delimiter[0];
 	o.hostname = cfg.hostname;
 	printf("%-10s %s\n", "address", addr);
-	route_rcpt(&t, addr, strlen(addr), &o, &r, print_step, NULL);
-	if (r.action == ROUTE_LIST)
-		route_expand_list(&t, &o, &r, count_member, NULL, print_step,
-				  NULL);
+	struct route_ctx x = { &t, &cfg };
+	route_expand(&t, &o, addr, 0, &r, print_rcpt, &x, print_step, NULL);
+	if (r.action == ROUTE_REJECT && strcmp(r.reason, "relay_denied") == 0)
+		print_nexthop(&x, addr);
 	printf("%-10s %s\n", "decision",
 	       r.action == ROUTE_DELIVER ? "accept and deliver"
 	       : r.action == ROUTE_TEMPFAIL ? "refuse for now (the sender "
 					      "retries)"
-					    : "refuse");
+	       : strcmp(r.reason, "relay_denied") == 0
+		       ? "refuse (an authenticated sender may relay there)"
+		       : "refuse");
 	printf("%-10s %d %s %s\n", "reply", r.code, r.enh, r.text);
 	store_fini(&st);
 	tbl_set_close(&t);
@@ -285,7 +333,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "queue") == 0) {
 		struct cfg cfg;
 		load_cfg(&cfg, conf);
-		return vdctl_queue(cfg.spool_dir, argc, argv);
+		return vdctl_queue(cfg.spool_dir, cfg.pid_file, argc, argv);
 	}
 	if (strcmp(argv[0], "domain") == 0 || strcmp(argv[0], "user") == 0)
 		return cmd_dir(conf, &dir, argc, argv);

@@ -9,6 +9,9 @@ host has it), recursion off. Every wait is bounded; atexit stops it.
     ns.key_text()                       # "vdmail-key hmac-sha256 SECRET"
     ns.stop(); ns.cleanup()
 
+records={"dest.test": ["@ IN MX 10 mx1", "mx1 IN A 127.0.0.2"]} adds
+lines to a zone's file (MX hosts for the outbound tests).
+
 Zone policies: "key" = updates only signed with the key (allow-update
 { key "vdmail-key"; }), "open" = unsigned updates from 127.0.0.1 and ::1,
 "none" = no updates. Each zone starts with its SOA, an NS and the NS's A.
@@ -78,11 +81,13 @@ def parse_key_file(text):
 
 class Named:
     def __init__(self, zones=None, key=True, key_name="vdmail-key",
-                 key_alg="hmac-sha256", start=False):
+                 key_alg="hmac-sha256", start=False, records=None):
         if not os.access(NAMED, os.X_OK):
             raise RuntimeError("named not found: apt-get install bind9")
         self.dir = tempfile.mkdtemp(prefix="vdmail-named-")
         self.zones = dict(DEFAULT_ZONES if zones is None else zones)
+        # zone -> extra lines of its zone file ("mx1 IN A 127.0.0.2")
+        self.records = dict(records or {})
         self.v6 = have_ipv6()
         self.port = None
         self.proc = None
@@ -113,6 +118,8 @@ class Named:
                     "@ IN SOA ns.{z}. hostmaster.{z}. 1 3600 600 86400 300\n"
                     "@ IN NS ns.{z}.\n"
                     "ns IN A 127.0.0.1\n".format(z=zone))
+            for line in self.records.get(zone, ()):
+                f.write(line + "\n")
 
     def write_conf(self):
         allow = {"key": 'key "%s";' % self.key_name,

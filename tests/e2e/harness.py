@@ -163,6 +163,10 @@ class Server:
             "queue_retry_min = 1",
             "queue_retry_max = 2",
             "shutdown_grace = 5",
+            # no test may ask a name server outside this machine: a
+            # closed loopback port (tests that want DNS set their own)
+            "dns_servers = 127.0.0.1:9",
+            "dns_timeout = 0.5",
         ]
         if implicit_tls:
             lines.append("listen = smtp 127.0.0.1:%d tls" % self.tls_port)
