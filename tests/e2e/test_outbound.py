@@ -45,6 +45,7 @@ ZONE = [
     "deadonly IN MX 10 dead",
     "vd1 IN A " + VDC1, "vdb IN A " + VDC2,
     "slow IN MX 10 mxslow", "mxslow IN A " + SLOW,
+    "bv IN MX 10 vd2", "enc IN MX 10 mx1",
 ]
 
 LISTS = {
@@ -62,6 +63,8 @@ LISTS = {
     "l-silent": ["u@silent.dest.test"],
     "l-garbage": ["u@garbage.dest.test"],
     "l-dead": ["u@deadonly.dest.test"],
+    "l-verify": ["known@bv.dest.test"],
+    "l-encrypt": ["u@enc.dest.test"],
 }
 
 
@@ -206,6 +209,7 @@ tables["addresses"] = DEMO_TABLES["addresses"] + "".join(
 tables["lists"] = "".join(
     "%s@example.com %s\n" % (n, " ".join("member=" + m for m in ms))
     for n, ms in LISTS.items())
+tables["routes"] = "bv.dest.test tls=verify\nenc.dest.test tls=encrypt\n"
 srv = Server(tables, config=OUT_CONF)
 r = Runner("outbound")
 
@@ -433,6 +437,48 @@ def garbage_replies_defer_without_harm():
                     timeout=20)
     with srv.smtp() as s:  # still serving
         assert s.noop()[0] == 250
+
+
+@r.test
+def tls_verify_policy_refuses_an_unverified_peer():
+    send("l-verify", "must verify")
+    assert wait_log(r"to=<known@bv\.dest\.test> .*status=deferred \(the TLS "
+                    r"certificate of vd2\.dest\.test is not verified")
+
+
+@r.test
+def tls_encrypt_policy_needs_starttls():
+    send("l-encrypt", "must encrypt")
+    assert wait_log(r"to=<u@enc\.dest\.test> .*status=deferred \(TLS is "
+                    r"required, but mx1\.dest\.test did not offer STARTTLS")
+
+
+def postmaster_texts():
+    out = []
+    for p in srv.messages("example.com/postmaster"):
+        with open(p, "rb") as f:
+            out.append(f.read())
+    return out
+
+
+@r.test
+def a_bounce_that_fails_goes_to_the_postmaster_once():
+    before = len(postmaster_texts())
+    send("l-unknown", "bounce of a bounce", sender="")
+    deadline = time.time() + 15
+    while time.time() < deadline and len(postmaster_texts()) == before:
+        time.sleep(0.1)
+    new = postmaster_texts()[before:]
+    assert len(new) == 1, srv.log()[-2000:]
+    assert b"Return-Path: <double-bounce@mail.example.com>" in new[0]
+    assert b"multipart/report" in new[0] and b"bounce of a bounce" in new[0]
+    # and a double bounce that fails is only logged: no loop
+    send("l-unknown", "double bounce fails",
+         sender="double-bounce@mail.example.com")
+    assert wait_log(r"notice not sent \(to double-bounce@mail\.example\.com\)"
+                    r": dropped")
+    time.sleep(0.5)
+    assert len(postmaster_texts()) == before + 1
 
 
 @r.test
