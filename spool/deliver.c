@@ -74,7 +74,7 @@ open_boxes(struct deliver *d, struct deliver_job *j)
 			j->held++; /* until the admin releases it */
 			continue;
 		default:
-			j->options++; /* dlvopt.c's */
+			j->options++; /* outq_local.c's: A P M F */
 			continue;
 		}
 		for (unsigned k = 0; k < i && j->box[i] < 0; k++)

@@ -351,7 +351,7 @@ route_all(struct outq_msg *m)
 		struct outq_dest *d;
 		if (sr->done)
 			continue;
-		if (strchr("MAP", spool_rcpt_kind(sr)) != NULL) {
+		if (strchr("MAPF", spool_rcpt_kind(sr)) != NULL) {
 			outq_local_rcpt(m, i);
 			continue;
 		}

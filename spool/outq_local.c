@@ -6,7 +6,9 @@
  *      is queued from <> like any message, or skipped by RFC 3834's rules;
  *      either way the recipient is done;
  *   P  a program the admin registered (spool/program.h), in a child; the
- *      message waits for it (a job of the message).
+ *      message waits for it (a job of the message);
+ *   F  refused when the message was taken (local submission): it fails
+ *      with the reply recorded, so the sender gets the usual bounce.
  * Their outcomes go through outq_rcpt_done like a remote host's reply, so
  * a program's exit 75 defers (4.3.0) and any other failure bounces with
  * its output (5.3.0).
@@ -216,5 +218,17 @@ outq_local_rcpt(struct outq_msg *m, unsigned i)
 	case 'A':
 		outq_autoreply(m, i);
 		break;
+	case 'F': {
+		/* refused when taken: "5XX X.Y.Z text" (spool_env checked) */
+		const char *v = m->env.rcpt[i].mailbox;
+		char enh[8] = "5.0.0";
+		size_t el = strcspn(v + 4, " ");
+		if (el > 0 && el < sizeof(enh)) {
+			memcpy(enh, v + 4, el);
+			enh[el] = '\0';
+		}
+		outq_rcpt_done(m, i, atoi(v), enh, v, "");
+		break;
+	}
 	}
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,12 +382,25 @@ route_all(struct pickup *p, struct drop *d)
 		return -1;
 	for (unsigned i = 0; i < d->nrcpt; i++) {
 		enum route_action a = route_one(p, d, d->rcpt[i], &r);
+		char reply[TBL_PATH_MAX];
 		if (a == ROUTE_DELIVER || a == ROUTE_REMOTE)
 			continue;
-		if (a == ROUTE_TEMPFAIL)
+		if (a == ROUTE_TEMPFAIL &&
+		    time(NULL) - d->st.st_mtime <= PICKUP_GIVEUP) {
 			d->temp[d->ntemp++] = i;
-		else
+		} else {
+			/* No SMTP reply can tell the sender: a bounce will. */
+			if (a == ROUTE_TEMPFAIL)
+				snprintf(reply, sizeof(reply), "550 5.4.7 <%s>: "
+					 "not deliverable for 5 days: %d %s %s",
+					 d->rcpt[i], r.code, r.enh, r.text);
+			else
+				snprintf(reply, sizeof(reply), "%d %s <%s>: %s",
+					 r.code, r.enh, d->rcpt[i], r.text);
+			if (add_ok(d, d->rcpt[i], 'F', reply, NULL) < 0)
+				return -1;
 			d->nperm++;
+		}
 		log_info("pickup: maildrop/%s: uid=%lu from=<%s> to=<%s> %s "
 			 "code=%d enh=%s reason=%s", d->ename, d->uid,
 			 d->sender, d->rcpt[i],
@@ -890,28 +904,23 @@ rearm(struct pickup *p, bool more)
 }
 
 /*
- * libev compares the directory's times in whole seconds: a change made
- * in the same second as the one it last saw goes unreported. So each
- * report (and the start) is followed by one more look just after the
- * next second begins (0.1 s late: file times use a coarser clock).
+ * inotify tells of each file renamed into (or written and closed in) the
+ * directory at once. libev's ev_stat would compare the directory's times
+ * in whole seconds and miss a file dropped in the same second as the
+ * last one. The events themselves only wake us: scan() reads the
+ * directory. An overflowed queue is just another wake-up.
  */
 static void
-look_again(struct pickup *p)
+watch_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	ev_tstamp now = ev_time();
+	struct pickup *p = w->data;
+	char buf[4096] __attribute__((aligned(8)));
 
-	ev_timer_stop(p->loop, &p->again);
-	ev_timer_set(&p->again, 1.1 - (now - (double)(long long)now), 0);
-	ev_timer_start(p->loop, &p->again);
-}
-
-static void
-watch_cb(struct ev_loop *loop, ev_stat *w, int revents)
-{
 	(void)loop;
 	(void)revents;
-	look_again(w->data);
-	scan(w->data);
+	while (read(p->ino_fd, buf, sizeof(buf)) > 0)
+		;
+	scan(p);
 }
 
 static void
@@ -978,6 +987,7 @@ pickup_init(struct pickup *p, struct ev_loop *loop, struct spool *spool,
 	p->store = store;
 	p->cfg = cfg;
 	p->dfd = -1;
+	p->ino_fd = -1;
 	if (util_fmt(p->path, sizeof(p->path), "%s/%s", spool->dir,
 		     PICKUP_DIR) < 0 || open_dir(p) < 0)
 		goto fail;
@@ -985,13 +995,17 @@ pickup_init(struct pickup *p, struct ev_loop *loop, struct spool *spool,
 	p->defer = calloc(PICKUP_DEFER_MAX, sizeof(*p->defer));
 	if (p->io == NULL || p->defer == NULL)
 		goto fail;
-	ev_stat_init(&p->watch, watch_cb, p->path, 0.);
-	ev_init(&p->again, timer_cb);
+	p->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->ino_fd < 0 || inotify_add_watch(p->ino_fd, p->path,
+					       IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+		log_warn("pickup: inotify on %s: only the %.0f s scan finds "
+			 "new files", p->path, PICKUP_POLL);
+	ev_io_init(&p->watch, watch_cb, p->ino_fd, EV_READ);
 	ev_timer_init(&p->poll, timer_cb, PICKUP_POLL, PICKUP_POLL);
 	ev_timer_init(&p->kick, timer_cb, 0., 0.);
-	p->watch.data = p->again.data = p->poll.data = p->kick.data = p;
-	ev_stat_start(loop, &p->watch);
-	look_again(p);
+	p->watch.data = p->poll.data = p->kick.data = p;
+	if (p->ino_fd >= 0)
+		ev_io_start(loop, &p->watch);
 	ev_timer_start(loop, &p->poll);
 	ev_timer_start(loop, &p->kick); /* what is there already */
 	return 0;
@@ -1005,8 +1019,7 @@ void
 pickup_fini(struct pickup *p)
 {
 	if (p->loop != NULL) {
-		ev_stat_stop(p->loop, &p->watch);
-		ev_timer_stop(p->loop, &p->again);
+		ev_io_stop(p->loop, &p->watch);
 		ev_timer_stop(p->loop, &p->poll);
 		ev_timer_stop(p->loop, &p->kick);
 	}
@@ -1016,6 +1029,9 @@ pickup_fini(struct pickup *p)
 	if (p->dfd >= 0)
 		close(p->dfd);
 	p->dfd = -1;
+	if (p->ino_fd >= 0)
+		close(p->ino_fd);
+	p->ino_fd = -1;
 	free(p->io);
 	free(p->defer);
 	p->io = NULL;

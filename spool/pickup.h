@@ -48,11 +48,9 @@
  * new maildrop file of ours (a retry file), made durable before the
  * original is removed.
  *
- * Runs in the loop: an ev_stat on the directory (inotify), a second
- * look just after the next second begins whenever it reports a change
- * (libev compares the directory's times in whole seconds, so a file
- * dropped in the same second as the last change is not reported), and a
- * slow timer; at most PICKUP_TURN_FILES files or about PICKUP_TURN_BYTES
+ * Runs in the loop: an inotify watch on the directory (a file renamed
+ * into it or written and closed there wakes a scan at once) and a slow
+ * timer (PICKUP_POLL, for anything missed); at most PICKUP_TURN_FILES files or about PICKUP_TURN_BYTES
  * octets per loop turn, the rest on the next one. Blocks only on local
  * disk: reading the file twice (check, then copy) and, for a retry file,
  * writing and fsyncing it.
@@ -106,8 +104,8 @@ struct pickup {
 	const struct cfg *cfg;   /* stays valid across reloads */
 	int dfd;                 /* SPOOL/maildrop; -1 when off */
 	char path[SPOOL_PATH_MAX + 16];
-	ev_stat watch;           /* the directory changed */
-	ev_timer again;          /* a second look after each change */
+	int ino_fd;              /* inotify: a file arrived */
+	ev_io watch;
 	ev_timer poll;           /* fallback scan */
 	ev_timer kick;           /* more work left, or a deferred file due */
 	char *io;                /* read buffer */

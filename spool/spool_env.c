@@ -88,6 +88,13 @@ value_ok(char kind, const char *v)
 	case 'P':
 		return n > 0 && n < 32 &&
 		       strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+	case 'F': /* "5XX X.Y.Z text": printable, a permanent code */
+		if (n < 10 || v[0] != '5' || v[3] != ' ')
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
+				return false;
+		return true;
 	default:
 		return false;
 	}

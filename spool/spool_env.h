@@ -21,6 +21,9 @@
  *     R<recipient> TAB P<name>      a program delivery (program = NAME)
  *     R<recipient> TAB M<path>      an append to an mbox file below
  *                                   file_dir
+ *     R<recipient> TAB F<reply>     refused when the message was taken
+ *                                   (local submission: "550 5.1.1 ..."):
+ *                                   it only bounces
  *   any R line may end with TAB E<address>: where notices about that
  *   recipient go, and the sender it is relayed with (a list's
  *   mgrpErrorsTo), instead of the message's sender
@@ -53,7 +56,7 @@ enum spool_body { SPOOL_BODY_7BIT, SPOOL_BODY_8BITMIME };
 struct spool_rcpt {
 	char addr[TBL_ADDR_MAX];
 	char mailbox[TBL_PATH_MAX]; /* the kind's value; "" when remote */
-	char kind;                  /* L X H A P M; 0 = L, or X if remote */
+	char kind;                  /* L X H A P M F; 0 = L, or X if remote */
 	bool remote;                /* not ours: outbound delivery's */
 	char errorsto[TBL_ADDR_MAX]; /* E: "" = the message's sender */
 	size_t kind_off;            /* file offset of the kind byte */

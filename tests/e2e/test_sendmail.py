@@ -331,19 +331,25 @@ def maildrop_missing_is_73():
 # ---- recipient decisions ----
 
 @r.test
-def unknown_local_user_is_logged_not_delivered():
+def unknown_local_user_is_logged_and_bounced():
     mk = marker("unknown")
-    ok(sendmail(["alice@example.com", "nobody@example.com"], message(mk)))
+    ok(sendmail(["-f", "bob@example.com", "alice@example.com",
+                 "nobody@example.com"], message(mk)))
     assert len(find_in(ALICE, mk)) == 1
     wait_log("to=<nobody@example.com> rejected code=550 enh=5.1.1 "
              "reason=unknown_user")
+    # no SMTP reply could tell the sender: a bounce does
+    dsn = find_in(BOB, mk)
+    assert len(dsn) == 1, dsn
+    text = read(dsn[0])
+    assert b"multipart/report" in text and b"Status: 5.1.1" in text, text
+    assert b"nobody@example.com" in text
     mk = marker("unknown-only")
-    before = set(os.listdir(CORRUPT))
-    p = ok(sendmail(["-v", "nobody@example.com"], message(mk)))
-    name = p.stderr.decode().split("/maildrop/")[1].split()[0]
-    wait_log("pickup: maildrop/%s: no recipient can be delivered" % name)
-    new = set(os.listdir(CORRUPT)) - before
-    assert len(new) == 1 and new.pop().startswith("maildrop."), new
+    ok(sendmail(["-f", "bob@example.com", "nobody@example.com"],
+                message(mk)))
+    dsn = find_in(BOB, mk)
+    assert len(dsn) == 1 and b"Status: 5.1.1" in read(dsn[0]), dsn
+    wait_log("to=<nobody@example.com> relay=none delay=")
 
 
 @r.test
@@ -381,11 +387,17 @@ def deferred_recipient_waits_then_gives_up():
     assert name in maildrop_names()
     wait_log("pickup: maildrop/%s: deferred (no recipient can be delivered "
              "now), retry in 2s" % name)
-    # five days old: the next try gives up (corrupt/, logged)
+    # five days old: the next try gives up, and the sender hears of it
     old = time.time() - 6 * 86400
     os.utime(os.path.join(MAILDROP, name), (old, old))
-    wait_log("pickup: maildrop/%s: still undeliverable after 5 days" % name)
+    wait_log("pickup: maildrop/%s" % name)
+    wait_log("to=<hal@held.example> relay=none")
+    deadline = time.time() + 10
+    while time.time() < deadline and name in maildrop_names():
+        time.sleep(0.05)
     assert name not in maildrop_names()
+    wait_log("status=bounced (550 5.4.7 <hal@held.example>: not "
+             "deliverable for 5 days")
 
 
 def set_erin(status):
