@@ -52,10 +52,19 @@ print_rcpts(const struct spool_env *e)
 {
 	for (unsigned i = 0; i < e->nrcpt; i++) {
 		const struct spool_rcpt *r = &e->rcpt[i];
-		printf("  %-9s <%s>%s%s\n",
-		       r->done ? "delivered" : r->remote ? "waiting" : "pending",
-		       r->addr, r->remote ? " (outbound delivery)" : " -> ",
-		       r->remote ? "" : r->mailbox);
+		char kind = spool_rcpt_kind(r);
+		const char *state = r->done ? "delivered"
+				    : kind == 'X' ? "waiting"
+				    : kind == 'H' ? "held"
+				    : kind == 'F' ? "failed" : "pending";
+		const char *how = kind == 'X' ? " (outbound delivery)"
+				  : kind == 'A' ? " autoreply for "
+				  : kind == 'P' ? " program "
+				  : kind == 'M' ? " file "
+				  : kind == 'F' ? " " : " -> ";
+		printf("  %-9s <%s>%s%s%s%s\n", state, r->addr, how,
+		       kind == 'X' ? "" : r->mailbox,
+		       r->errorsto[0] ? " errors to " : "", r->errorsto);
 	}
 }
 
