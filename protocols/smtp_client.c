@@ -649,6 +649,17 @@ smtpc_timeout(struct conn *c)
 }
 
 void
+smtpc_quit(struct conn *c)
+{
+	struct smtpc *s = c->sess;
+
+	if (s == NULL || !s->idle || conn_is_closing(c))
+		return;
+	s->shutdown = true; /* start_next then says QUIT */
+	smtpc_wake(c);
+}
+
+void
 smtpc_wake(struct conn *c)
 {
 	struct smtpc *s = c->sess;

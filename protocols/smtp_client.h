@@ -112,6 +112,8 @@ extern const struct smtpc_msg smtpc_idle_marker;
 
 /* An idle session asks next() again (from the loop's next turn). */
 void smtpc_wake(struct conn *c);
+/* An idle session says QUIT and ends (its slot is wanted elsewhere). */
+void smtpc_quit(struct conn *c);
 
 /*
  * The session state to give conn_connect as its sess (the connection's

@@ -130,6 +130,25 @@ dest_fail_waiting(struct outq_dest *d, int code, const char *enh,
 
 static struct outq_attempt *attempt_new(struct outq_dest *d);
 
+/*
+ * Every slot is taken and want has work: an idle session of another
+ * destination ends (its QUIT frees a slot, whose attempt_free kicks us
+ * again), so idle connections never hold back waiting mail.
+ */
+static void
+evict_idle(struct outq *oq, struct outq_dest *want)
+{
+	for (struct outq_dest *d = oq->dests; d != NULL; d = d->next) {
+		struct outq_attempt *a = d->idle;
+		if (d == want || a == NULL)
+			continue;
+		d->idle = a->next_idle;
+		a->idle = false;
+		smtpc_quit(a->c);
+		return;
+	}
+}
+
 void
 outq_dest_kick(struct outq_dest *d)
 {
@@ -153,6 +172,8 @@ outq_dest_kick(struct outq_dest *d)
 	       d->nattempts - d->nbusy < d->njobs)
 		if (attempt_new(d) == NULL)
 			break;
+	if (d->head != NULL && oq->nattempts >= c->outbound_concurrency)
+		evict_idle(oq, d);
 	if (oq->stopping)
 		dest_fail_waiting(d, 421, "4.3.2", "delivery stopped: "
 				  "shutting down");

@@ -541,6 +541,30 @@ def vdctl_queue_hold_release_flush_delete():
     assert gone.returncode == 1, gone
 
 
+@r.test
+def an_idle_connection_gives_its_slot_to_waiting_mail():
+    e = Server(tables, config=OUT_CONF + "outbound_concurrency = 1\n"
+               "outbound_idle = 30\n")
+    try:
+        with e.smtp() as s:
+            s.sendmail("bob@example.com", ["l-ok@example.com"],
+                       "Subject: first\r\n\r\nx\r\n")
+        assert wait_log(r"to=<u1@ok\.dest\.test> .*status=sent", server=e)
+        t0 = time.time()
+        with e.smtp() as s:
+            s.sendmail("bob@example.com", ["l-implicit@example.com"],
+                       "Subject: second\r\n\r\nx\r\n")
+        assert wait_log(r"to=<u2@implicit\.dest\.test> .*status=sent",
+                        server=e, timeout=10)
+        assert time.time() - t0 < 5, "waited for the idle connection"
+        assert wait_log(r"smtp-out disconnect server=\[%s\].*reason=quit"
+                        % re.escape(MX1), server=e)
+    finally:
+        rc = e.stop()
+        assert rc == 0 and e.sanitizer_report() is None, e.log()[-2000:]
+        e.cleanup()
+
+
 CLUSTER = {
     "domains": "cluster.test status=active\n",
     "addresses": "carol@cluster.test user=carol@cluster.test\n"
