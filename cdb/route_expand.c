@@ -14,7 +14,7 @@
 #include "core/util.h"
 
 #define EXPAND_DEPTH 8     /* lists in lists, forwards of forwards */
-#define EXPAND_SEEN 64     /* lists and users visited in one expansion */
+#define EXPAND_SEEN 1024   /* lists and forwarding users visited */
 #define EXPAND_MAX 10000   /* recipients one RCPT may become */
 
 struct item {
@@ -32,8 +32,8 @@ struct exp {
 	void *targ;
 	struct item *items;
 	size_t n, cap;
-	char seen[EXPAND_SEEN][TBL_ADDR_MAX]; /* list keys and user logins */
-	unsigned nseen;
+	char (*seen)[TBL_ADDR_MAX]; /* list keys and forwarding users' logins */
+	unsigned nseen, seencap;
 	const char *blocked; /* a part that cannot be delivered now */
 	bool oom;
 	int64_t maxsize;     /* the smallest mgrpMsgMaxSize met, -1 none */
@@ -96,8 +96,19 @@ visit(struct exp *e, const char *key)
 	for (unsigned i = 0; i < e->nseen; i++)
 		if (strcmp(e->seen[i], key) == 0)
 			return false;
-	if (e->nseen == EXPAND_SEEN)
-		return false;
+	if (e->nseen == e->seencap) {
+		unsigned ncap = e->seencap ? e->seencap * 2 : 16;
+		void *p = ncap <= EXPAND_SEEN
+				  ? realloc(e->seen, ncap * sizeof(*e->seen))
+				  : NULL;
+		if (p == NULL) {
+			/* that many lists: the rest cannot be decided now */
+			e->blocked = e->blocked ? e->blocked : "too_many_lists";
+			return false;
+		}
+		e->seen = p;
+		e->seencap = ncap;
+	}
 	util_strlcpy(e->seen[e->nseen++], key, TBL_ADDR_MAX);
 	return true;
 }
@@ -165,11 +176,13 @@ user_into(struct exp *e, const char *addr, const struct route_result *ur,
 		e->blocked = e->blocked ? e->blocked : "table_error";
 		return;
 	}
-	if (!visit(e, ur->login)) {
+	d = u.delivery ? u.delivery : TBL_DLV_MAILBOX;
+	/* A forwarding chain that comes back is a loop: expanded once. Other
+	 * users met twice are made one by push()'s deduplication. */
+	if ((d & TBL_DLV_FORWARD) && !visit(e, ur->login)) {
 		trace(e, "user", "%s: reached again, once is enough", ur->login);
 		return;
 	}
-	d = u.delivery ? u.delivery : TBL_DLV_MAILBOX;
 	if (d & (TBL_DLV_MAILBOX | TBL_DLV_NATIVE | TBL_DLV_HOLD))
 		push(e, addr, d & TBL_DLV_HOLD ? 'H' : 'L', ur->mailbox, errorsto);
 	if ((d & TBL_DLV_FORWARD) && depth < EXPAND_DEPTH) {
@@ -439,6 +452,7 @@ route_expand(struct tbl_set *t, const struct route_opts *o, const char *addr,
 		}
 	}
 	free(e->items);
+	free(e->seen);
 	free(e);
 	return act;
 }

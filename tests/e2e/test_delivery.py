@@ -135,15 +135,19 @@ pair@example.com member=alice@example.com member=bob@example.com
 off@example.com status=disabled member=alice@example.com
 """
 
+BIG = ["m%d@example.com" % i for i in range(150)]
 tables = dict(DEMO_TABLES)
-tables["users"] = DEMO_TABLES["users"] + USERS
+tables["users"] = DEMO_TABLES["users"] + USERS + "".join(
+    "%s status=active\n" % m for m in BIG)
 tables["addresses"] = DEMO_TABLES["addresses"] + "".join(
     "%s@example.com user=%s@example.com\n" % (a, a)
     for a in ADDRS + ["owner", "mod", "boss"]) + "".join(
     "%s@example.com list=%s@example.com\n" % (l, l)
     for l in ("outer", "inner", "closed", "moderated", "domainonly", "errs",
-              "small", "pair", "off"))
-tables["lists"] = LISTS
+              "small", "pair", "off", "big")) + "".join(
+    "%s user=%s\n" % (m, m) for m in BIG)
+tables["lists"] = LISTS + "big@example.com %s\n" % " ".join(
+    "member=" + m for m in BIG)
 tables["routes"] = ("relay.test relay=%s:%d\nreject.test relay=%s:%d\n"
                     % (S_OK, PORT, S_REJ, PORT))
 CONF = "\n".join([
@@ -483,6 +487,21 @@ def list_message_is_stored_once():
     pb = [p for p in srv.messages("example.com/bob")
           if b"one copy" in open(p, "rb").read()][0]
     assert os.stat(pa).st_ino == os.stat(pb).st_ino
+
+
+@r.test
+def a_list_of_150_members_reaches_each_once():
+    send("big@example.com", "big list")
+    deadline = time.time() + 20
+    missing = BIG
+    while time.time() < deadline and missing:
+        missing = [m for m in BIG if not srv.messages(
+            "example.com/" + m.split("@")[0])]
+        time.sleep(0.1)
+    assert not missing, missing[:5]
+    inodes = {os.stat(srv.messages("example.com/" + m.split("@")[0])[0]).st_ino
+              for m in BIG}
+    assert len(inodes) == 1, len(inodes)
 
 
 @r.test
