@@ -17,19 +17,34 @@
 /* Per recipient: what happened in this attempt. */
 enum { RC_PENDING, RC_DELIVERED, RC_FOUND };
 
+/*
+ * Recipients sharing one Return-Path share one file. A list's members
+ * get its errors-to address there (spool_env's E), so a message may need
+ * a few; a recipient beyond DELIVER_GROUPS of them waits for the next
+ * attempt.
+ */
+#define DELIVER_GROUPS 4
+#define DELIVER_NO_GROUP 0xff
+
+struct deliver_group {
+	char rp[TBL_ADDR_MAX + 32]; /* "Return-Path: <...>" CRLF */
+	size_t rplen;
+	uint64_t total;             /* rp + text: the Maildir size */
+	char name[STORE_NAME_MAX];
+	int tmpfd;                  /* the unnamed file with the text, or -1 */
+};
+
 struct deliver_job {
 	void *cookie;
 	char qid[SPOOL_QID_MAX];
 	int fd;                 /* the queue file */
 	struct spool_env env;
-	char name[STORE_NAME_MAX];
-	char rp[TBL_ADDR_MAX + 32];
-	size_t rplen;
-	uint64_t total;
+	struct deliver_group grp[DELIVER_GROUPS];
+	unsigned ngrp;
+	unsigned char *gidx;    /* per recipient: its group, or NO_GROUP */
 	int *box;               /* per recipient: mailbox dir fd, or -1 */
 	bool *owner;            /* box[i] is opened by this slot */
 	unsigned char *state;   /* RC_* */
-	int tmpfd;              /* the unnamed file with the text, or -1 */
 	bool settled;           /* result known before the batch ran */
 	bool marked;            /* recipients marked D: sync the file */
 	unsigned remote;        /* recipients waiting for outbound delivery */
@@ -47,8 +62,11 @@ alloc_rcpts(struct deliver_job *j)
 	j->box = malloc(n * sizeof(*j->box));
 	j->owner = calloc(n, sizeof(*j->owner));
 	j->state = calloc(n, sizeof(*j->state));
-	if (j->box == NULL || j->owner == NULL || j->state == NULL)
+	j->gidx = malloc(n ? n : 1);
+	if (j->box == NULL || j->owner == NULL || j->state == NULL ||
+	    j->gidx == NULL)
 		return -1;
+	memset(j->gidx, DELIVER_NO_GROUP, n);
 	for (unsigned i = 0; i < n; i++)
 		j->box[i] = -1;
 	return 0;
@@ -66,6 +84,11 @@ open_boxes(struct deliver *d, struct deliver_job *j)
 			continue;
 		switch (spool_rcpt_kind(r)) {
 		case 'L':
+			if (j->gidx[i] == DELIVER_NO_GROUP) {
+				snprintf(j->why, sizeof(j->why), "more than %d "
+					 "return paths", DELIVER_GROUPS);
+				continue;
+			}
 			break;
 		case 'X':
 			j->remote++; /* outbound delivery's (outq.c) */
@@ -96,13 +119,13 @@ open_boxes(struct deliver *d, struct deliver_job *j)
 }
 
 static int
-copy_text(struct deliver_job *j, int out)
+copy_text(struct deliver_job *j, const struct deliver_group *g, int out)
 {
 	loff_t off = (loff_t)j->env.text_off;
 	uint64_t left = j->env.size;
 	char buf[65536];
 
-	if (write(out, j->rp, j->rplen) != (ssize_t)j->rplen)
+	if (write(out, g->rp, g->rplen) != (ssize_t)g->rplen)
 		return -1;
 	while (left > 0) {
 		ssize_t n = copy_file_range(j->fd, &off, out, NULL, left, 0);
@@ -128,13 +151,14 @@ copy_text(struct deliver_job *j, int out)
 
 /* Writes the text into an unnamed file (store_tmpfile); its fd, or -1. */
 static int
-write_tmp(struct deliver *d, struct deliver_job *j, int box)
+write_tmp(struct deliver *d, struct deliver_job *j,
+	  const struct deliver_group *g, int box)
 {
 	int fd = store_tmpfile(d->store, box);
 
 	if (fd < 0)
 		return -1;
-	if (copy_text(j, fd) < 0) {
+	if (copy_text(j, g, fd) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -162,21 +186,70 @@ static void
 prepare(struct deliver *d, struct deliver_job *j, bool fresh)
 {
 	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		struct deliver_group *g;
 		if (j->env.rcpt[i].done || j->box[i] < 0)
 			continue;
-		if (!fresh && store_has_msg(j->box[i], j->name) == 1) {
+		g = &j->grp[j->gidx[i]];
+		if (!fresh && store_has_msg(j->box[i], g->name) == 1) {
 			j->state[i] = RC_FOUND;
 			continue;
 		}
-		if (j->tmpfd >= 0)
+		if (g->tmpfd >= 0)
 			continue;
-		j->tmpfd = write_tmp(d, j, j->box[i]);
-		if (j->tmpfd < 0) {
+		g->tmpfd = write_tmp(d, j, g, j->box[i]);
+		if (g->tmpfd < 0) {
 			snprintf(j->why, sizeof(j->why), "writing %s: %s",
 				 j->env.rcpt[i].mailbox, strerror(errno));
 			return;
 		}
 	}
+}
+
+static void
+close_tmps(struct deliver_job *j)
+{
+	for (unsigned g = 0; g < j->ngrp; g++)
+		if (j->grp[g].tmpfd >= 0) {
+			close(j->grp[g].tmpfd);
+			j->grp[g].tmpfd = -1;
+		}
+}
+
+/*
+ * Each mailbox recipient's group: one per Return-Path (its errors-to, or
+ * the sender), with the Maildir name that Return-Path's size gives.
+ * 0, or -1 when a name does not fit.
+ */
+static int
+make_groups(struct deliver *d, struct deliver_job *j)
+{
+	for (unsigned i = 0; i < j->env.nrcpt; i++) {
+		const struct spool_rcpt *r = &j->env.rcpt[i];
+		const char *rp = r->errorsto[0] ? r->errorsto : j->env.sender;
+		char line[TBL_ADDR_MAX + 32];
+		unsigned g;
+
+		if (r->done || spool_rcpt_kind(r) != 'L')
+			continue;
+		snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", rp);
+		for (g = 0; g < j->ngrp && strcmp(j->grp[g].rp, line); g++)
+			;
+		if (g == j->ngrp) {
+			if (g == DELIVER_GROUPS)
+				continue; /* the next attempt */
+			struct deliver_group *ng = &j->grp[j->ngrp++];
+			util_strlcpy(ng->rp, line, sizeof(ng->rp));
+			ng->rplen = strlen(ng->rp);
+			ng->total = ng->rplen + j->env.size;
+			ng->tmpfd = -1;
+			if (store_msg_name(d->store, ng->name, sizeof(ng->name),
+					   j->env.arrival, j->qid,
+					   ng->total) < 0)
+				return -1;
+		}
+		j->gidx[i] = (unsigned char)g;
+	}
+	return 0;
 }
 
 static void
@@ -188,9 +261,9 @@ job_free(struct deliver_job *j)
 	free(j->box);
 	free(j->owner);
 	free(j->state);
+	free(j->gidx);
 	spool_env_free(&j->env);
-	if (j->tmpfd >= 0)
-		close(j->tmpfd);
+	close_tmps(j);
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j);
@@ -209,7 +282,7 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 	if (j == NULL)
 		return -1;
 	j->cookie = cookie;
-	j->fd = j->tmpfd = -1;
+	j->fd = -1;
 	util_strlcpy(j->qid, qid, sizeof(j->qid));
 	d->jobs[d->njobs++] = j;
 	rc = qfile_load(d->spool, qid, !fresh, &j->fd, &j->env, j->why,
@@ -219,12 +292,7 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 		j->res = rc == 0 ? DELIVER_GONE : DELIVER_DEFER;
 		return 0;
 	}
-	j->rplen = (size_t)snprintf(j->rp, sizeof(j->rp),
-				    "Return-Path: <%s>\r\n", j->env.sender);
-	j->total = j->rplen + j->env.size;
-	if (store_msg_name(d->store, j->name, sizeof(j->name), j->env.arrival,
-			   qid, j->total) < 0 ||
-	    alloc_rcpts(j) < 0) {
+	if (alloc_rcpts(j) < 0 || make_groups(d, j) < 0) {
 		util_strlcpy(j->why, "out of memory or name too long",
 			     sizeof(j->why));
 		j->settled = true;
@@ -238,18 +306,19 @@ deliver_add(struct deliver *d, const char *qid, bool fresh, void *cookie)
 
 /* Puts the message into box's new/ (link, or a copy of its own). */
 static int
-place(struct deliver *d, struct deliver_job *j, int box)
+place(struct deliver *d, struct deliver_job *j, const struct deliver_group *g,
+      int box)
 {
 	char newname[STORE_NAME_MAX + 8];
 	int fd;
 
-	snprintf(newname, sizeof(newname), "new/%s", j->name);
-	if (link_tmp(j->tmpfd, box, newname) == 0 || errno == EEXIST)
+	snprintf(newname, sizeof(newname), "new/%s", g->name);
+	if (link_tmp(g->tmpfd, box, newname) == 0 || errno == EEXIST)
 		return 0;
 	if (errno != EXDEV && errno != EMLINK)
 		return -1;
 	/* Another file system: a durable copy of its own. */
-	fd = write_tmp(d, j, box);
+	fd = write_tmp(d, j, g, box);
 	if (fd < 0)
 		return -1;
 	if (fdatasync(fd) < 0 ||
@@ -266,11 +335,14 @@ fsync_tmp(struct deliver *d)
 {
 	for (unsigned k = 0; k < d->njobs; k++) {
 		struct deliver_job *j = d->jobs[k];
-		if (j->tmpfd >= 0 && fdatasync(j->tmpfd) < 0) {
-			snprintf(j->why, sizeof(j->why),
-				 "flushing the message: %s", strerror(errno));
-			close(j->tmpfd);
-			j->tmpfd = -1;
+		for (unsigned g = 0; g < j->ngrp; g++) {
+			struct deliver_group *gr = &j->grp[g];
+			if (gr->tmpfd >= 0 && fdatasync(gr->tmpfd) < 0) {
+				snprintf(j->why, sizeof(j->why), "flushing the "
+					 "message: %s", strerror(errno));
+				close(gr->tmpfd);
+				gr->tmpfd = -1;
+			}
 		}
 	}
 }
@@ -279,21 +351,19 @@ fsync_tmp(struct deliver *d)
 static void
 link_all(struct deliver *d, struct deliver_job *j)
 {
-	if (j->tmpfd < 0)
-		return;
 	for (unsigned i = 0; i < j->env.nrcpt; i++) {
 		if (j->env.rcpt[i].done || j->box[i] < 0 ||
-		    j->state[i] != RC_PENDING)
+		    j->state[i] != RC_PENDING ||
+		    j->grp[j->gidx[i]].tmpfd < 0)
 			continue;
-		if (place(d, j, j->box[i]) < 0) {
+		if (place(d, j, &j->grp[j->gidx[i]], j->box[i]) < 0) {
 			snprintf(j->why, sizeof(j->why), "linking into %s: %s",
 				 j->env.rcpt[i].mailbox, strerror(errno));
 			continue;
 		}
 		j->state[i] = RC_DELIVERED;
 	}
-	close(j->tmpfd);
-	j->tmpfd = -1;
+	close_tmps(j);
 }
 
 static bool
@@ -340,7 +410,8 @@ links_durable(struct deliver *d, int err)
 					if (j->box[m] == j->box[i])
 						j->state[m] = RC_PENDING;
 			} else if (j->state[i] == RC_DELIVERED) {
-				store_quota_add(j->box[i], j->total);
+				store_quota_add(j->box[i],
+						j->grp[j->gidx[i]].total);
 			}
 		}
 	}
@@ -454,11 +525,10 @@ after_tmp(void *arg, int err)
 
 	for (unsigned k = 0; k < d->njobs; k++) {
 		struct deliver_job *j = d->jobs[k];
-		if (err != 0 && j->tmpfd >= 0) {
+		if (err != 0 && j->ngrp > 0) {
 			snprintf(j->why, sizeof(j->why),
 				 "flushing the message: %s", strerror(err));
-			close(j->tmpfd);
-			j->tmpfd = -1;
+			close_tmps(j);
 		}
 		if (!j->settled)
 			link_all(d, j);
@@ -481,7 +551,8 @@ deliver_run(struct deliver *d, deliver_result_fn *result,
 	d->batch_arg = arg;
 	d->running = true;
 	for (unsigned k = 0; k < d->njobs; k++)
-		written |= d->jobs[k]->tmpfd >= 0;
+		for (unsigned g = 0; g < d->jobs[k]->ngrp; g++)
+			written |= d->jobs[k]->grp[g].tmpfd >= 0;
 	if (!written) {
 		after_tmp(d, 0);
 		return;

@@ -208,7 +208,10 @@ print_nexthop(const struct route_ctx *x, const char *addr)
 	printf("%-10s %s -> %s %s port %u tls=%s (%s)\n", "nexthop", addr,
 	       nh.kind == NEXTHOP_MX ? "MX of" : nh.kind == NEXTHOP_HOST
 							? "host" : "relay",
-	       nh.name, nh.port, tls[nh.tls_policy], nh.why);
+	       nh.name, nh.port,
+	       strcmp(c->outbound_tls, "none") == 0 ? "none"
+						     : tls[nh.tls_policy],
+	       nh.why);
 }
 
 static int

@@ -78,27 +78,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_up() {  # port: bounded wait until it accepts
-	for _ in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),1).close()" \
-			2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-wait_gone() {  # pid seconds
-	for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-	kill -9 "$1" 2>/dev/null
-}
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 # ---- vdmaild
 start_vd() {
 	"$WORK/vdmaild" -c "$WORK/vd/vdmaild.conf" >>"$WORK/vd/vdmaild.log" 2>&1 &
 	VDPID=$!
-	port_up "${PORT[vdmail]}" || { echo "vdmaild did not start" >&2; cat "$WORK/vd/vdmaild.log" >&2; exit 1; }
+	port_up 127.0.0.1 "${PORT[vdmail]}" || { echo "vdmaild did not start" >&2; cat "$WORK/vd/vdmaild.log" >&2; exit 1; }
 }
 stop_vd() {
 	kill "$VDPID" 2>/dev/null
@@ -110,7 +97,7 @@ stop_vd() {
 dc_pid() { head -1 "$WORK/dc/$1/run/master.pid" 2>/dev/null | tr -d ' \n'; }
 start_dc() {
 	dovecot -c "${DCCONF[$1]}" || { echo "dovecot $1 did not start" >&2; exit 1; }
-	port_up "${PORT[$1]}" || { echo "dovecot $1 does not listen" >&2; tail "$WORK/dc/$1/dovecot.log" >&2; exit 1; }
+	port_up 127.0.0.1 "${PORT[$1]}" || { echo "dovecot $1 does not listen" >&2; tail "$WORK/dc/$1/dovecot.log" >&2; exit 1; }
 }
 stop_dc() {
 	local m; m=$(dc_pid "$1")

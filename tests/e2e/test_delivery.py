@@ -129,7 +129,7 @@ inner@example.com member=bob@example.com member=outer@example.com member=alice@e
 closed@example.com member=alice@example.com broadcaster=boss@example.com
 moderated@example.com member=alice@example.com broadcaster=boss@example.com moderator=mod@example.com rejectaction=toModerator
 domainonly@example.com member=alice@example.com alloweddomain=example.com
-errs@example.com member=alice@example.com member=nobody@reject.test errorsto=owner@example.com
+errs@example.com member=alice@example.com member=nobody@reject.test member=far2@relay.test errorsto=owner@example.com
 small@example.com member=alice@example.com maxsize=1000
 pair@example.com member=alice@example.com member=bob@example.com
 off@example.com status=disabled member=alice@example.com
@@ -451,7 +451,18 @@ def errors_to_gets_the_bounces_and_is_the_sender():
     assert b"nobody@reject.test" in raw
     m2, _ = dsn_for("list with errors", timeout=1)
     assert m2 is None, "the bounce went to the sender as well"
-    assert wait_text("example.com/alice", b"Subject: list with errors")
+    local = wait_text("example.com/alice", b"Subject: list with errors")
+    assert local.startswith(b"Return-Path: <owner@example.com>\r\n"), \
+        local[:80]
+    # the remote member's copy left with errors-to as its sender
+    deadline = time.time() + 10
+    copy = []
+    while time.time() < deadline and not copy:
+        copy = [m for m in sink_ok.messages() if b"list with errors" in m]
+        time.sleep(0.05)
+    assert len(copy) == 1, copy
+    assert re.search(rb"X-Mail-Args: (FROM:)?<owner@example\.com>", copy[0]), \
+        copy[0][:300]
 
 
 @r.test
