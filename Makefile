@@ -21,6 +21,7 @@ CORE_SRCS += core/conn.c
 CORE_SRCS += core/listen.c
 CORE_SRCS += core/loop.c
 CORE_SRCS += core/tls.c
+CORE_SRCS += core/tls_client.c
 CORE_SRCS += core/supervise.c
 CORE_SRCS += core/pwhash.c
 CORE_SRCS += core/authw.c
@@ -30,6 +31,7 @@ CORE_SRCS += core/throttle.c
 CORE_SRCS += core/sasl.c
 CORE_SRCS += core/login.c
 CORE_SRCS += core/dns.c
+CORE_SRCS += core/dns_msg.c
 
 CDB_SRCS += cdb/tbl_rec.c
 CDB_SRCS += cdb/tbl.c
@@ -49,6 +51,7 @@ SPOOL_SRCS += spool/sched.c
 SPOOL_SRCS += spool/mailbox.c
 SPOOL_SRCS += spool/bounce.c
 SPOOL_SRCS += spool/autoreply.c
+SPOOL_SRCS += spool/autoreply_once.c
 SPOOL_SRCS += spool/mboxfile.c
 SPOOL_SRCS += spool/program.c
 SPOOL_SRCS += spool/qfile.c
@@ -66,6 +69,7 @@ PROTO_SRCS += protocols/smtp_auth.c
 PROTO_SRCS += protocols/pop3_parse.c
 PROTO_SRCS += protocols/pop3.c
 PROTO_SRCS += protocols/smtp_client.c
+PROTO_SRCS += protocols/smtp_client_tx.c
 
 VDMAILD_SRCS := core/main.c $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS)
 # vdsync (and the directory half of vdctl) alone link libldap.
@@ -80,7 +84,7 @@ VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 # vdmail-sendmail: writes into the spool's maildrop/, no daemon code.
 SENDMAIL_SRCS := tools/sendmail.c core/util.c core/log.c core/cfg.c core/buf.c cdb/tbl_rec.c protocols/smtp_parse.c
-UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c
+UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c tests/unit/t_mail.c
 # vdsync's pure half (no libldap): cache, mapping, record generation.
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \
 	tools/strmap.c tools/dir_entry.c tools/dir_cache.c tools/dir_gen.c \

@@ -11,17 +11,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "core/dns_msg.h"
 #include "core/log.h"
 #include "core/util.h"
-
-enum {
-	HDR_LEN = 12, /* RFC 1035 4.1.1 */
-	RR_A = 1,
-	RR_SOA = 6,
-	RR_MX = 15,
-	RR_AAAA = 28,
-	CLASS_IN = 1,
-};
 
 #define TTL_MAX 3600u    /* seconds an answer with records is kept */
 #define NEG_TTL_MAX 60u  /* seconds a negative answer is kept */
@@ -29,17 +21,13 @@ enum {
 #define BUCKETS 4096     /* cache hash chains; a power of 2 */
 #define TIMEOUT_MAX 300.0
 #define EDNS_SIZE 1232   /* the DNS flag day 2020 value */
-/* c-ares follows a loop of compression pointers up to the message's
- * length before it gives up, so each name costs up to that much: a huge
- * answer full of such names is read only so far. */
-#define MX_READ_MAX 128
 
 enum kind { KIND_MX, KIND_ADDR };
 
 /* One c-ares query of a lookup, and what came of it. */
 struct part {
 	struct dns_query *q;
-	int type; /* RR_MX, RR_A, RR_AAAA */
+	int type; /* DNS_MSG_T_MX, _A, _AAAA */
 	enum dns_status st;
 	const char *why;
 	unsigned n;
@@ -111,48 +99,7 @@ struct dns {
 };
 
 /* ------------------------------------------------------------------ */
-/* Names, server lists */
-
-static bool
-is_ldh(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-';
-}
-
-/*
- * in as a host name into out (DNS_NAME_MAX bytes), lower case, without its
- * trailing dot: letters, digits and '-', labels of 1..63 that neither
- * start nor end with '-', at most 253 in all (RFC 1035 2.3.1, RFC 1123
- * 2.1). 0, or -1 when it is none.
- */
-static int
-name_norm(const char *in, char *out)
-{
-	size_t len = strnlen(in, DNS_NAME_MAX), label = 0;
-
-	if (len > 0 && in[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '.') {
-			if (label == 0 || in[i - 1] == '-')
-				return -1;
-			label = 0;
-			continue;
-		}
-		if (!is_ldh(in[i]) || (label == 0 && in[i] == '-') ||
-		    ++label > 63)
-			return -1;
-	}
-	if (label == 0 || in[len - 1] == '-')
-		return -1;
-	memcpy(out, in, len);
-	out[len] = '\0';
-	util_lower(out, len);
-	return 0;
-}
+/* Server lists */
 
 /*
  * One entry of a server list: IPv4[:PORT], IPv6, or [IPv6]:PORT. c-ares
@@ -209,20 +156,7 @@ servers_check(const char *list)
 }
 
 /* ------------------------------------------------------------------ */
-/* Reading answers: every length checked against the packet's end */
-
-static unsigned
-get16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
+/* Reading answers (dns_msg for what c-ares does not read) */
 
 static uint32_t
 ttl_min(uint32_t a, uint32_t b)
@@ -230,109 +164,11 @@ ttl_min(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
-/* RFC 2181 8: a TTL with its top bit set is taken as 0. */
-static uint32_t
-ttl_get(const unsigned char *p)
+/* What c-ares gives for a message: NULL and 0 when there is none. */
+static size_t
+msg_len(const unsigned char *abuf, int alen)
 {
-	uint32_t ttl = get32(p);
-
-	return ttl > INT32_MAX ? 0 : ttl;
-}
-
-struct walk {
-	const unsigned char *p;
-	size_t len, off;
-	unsigned an, ns; /* answer and authority records */
-};
-
-struct rr {
-	unsigned type, class;
-	uint32_t ttl;
-	size_t rdata, rdlen; /* offset and length of the RDATA */
-};
-
-/* Moves past a name; a compression pointer ends it (RFC 1035 4.1.4). */
-static int
-skip_name(struct walk *w)
-{
-	while (w->off < w->len) {
-		unsigned c = w->p[w->off];
-		if (c == 0) {
-			w->off++;
-			return 0;
-		}
-		if ((c & 0xC0) == 0xC0) {
-			if (w->len - w->off < 2)
-				return -1;
-			w->off += 2;
-			return 0;
-		}
-		if (c & 0xC0) /* label types 01 and 10: not for us */
-			return -1;
-		w->off += 1 + c;
-	}
-	return -1;
-}
-
-/* Past the header and the questions: the answers are next. */
-static int
-walk_start(struct walk *w, const unsigned char *p, int len)
-{
-	w->p = p;
-	w->len = p != NULL && len > 0 ? (size_t)len : 0;
-	w->off = HDR_LEN;
-	if (w->len < HDR_LEN)
-		return -1;
-	w->an = get16(p + 6);
-	w->ns = get16(p + 8);
-	for (unsigned i = get16(p + 4); i > 0; i--) {
-		if (skip_name(w) < 0 || w->len - w->off < 4)
-			return -1;
-		w->off += 4;
-	}
-	return 0;
-}
-
-static int
-walk_rr(struct walk *w, struct rr *rr)
-{
-	const unsigned char *h;
-
-	if (skip_name(w) < 0 || w->len - w->off < 10)
-		return -1;
-	h = w->p + w->off;
-	rr->type = get16(h);
-	rr->class = get16(h + 2);
-	rr->ttl = ttl_get(h + 4);
-	rr->rdlen = get16(h + 8);
-	rr->rdata = w->off + 10;
-	if (w->len - rr->rdata < rr->rdlen)
-		return -1;
-	w->off = rr->rdata + rr->rdlen;
-	return 0;
-}
-
-/*
- * How long a negative answer may be kept: its SOA's TTL or MINIMUM,
- * whichever is less (RFC 2308 5); 0 without one ("SHOULD NOT be cached").
- */
-static uint32_t
-neg_ttl(const unsigned char *abuf, int alen)
-{
-	struct walk w;
-	struct rr rr;
-
-	if (walk_start(&w, abuf, alen) < 0)
-		return 0;
-	for (unsigned i = 0; i < w.an + w.ns; i++) {
-		if (walk_rr(&w, &rr) < 0)
-			return 0;
-		/* Two names of at least one byte, then five 32-bit fields. */
-		if (i >= w.an && rr.type == RR_SOA && rr.rdlen >= 22)
-			return ttl_min(rr.ttl,
-				       ttl_get(w.p + rr.rdata + rr.rdlen - 4));
-	}
-	return 0;
+	return abuf != NULL && alen > 0 ? (size_t)alen : 0;
 }
 
 /* A c-ares status as ours, with its words for the log. */
@@ -374,65 +210,19 @@ part_fail(struct part *p, int rc, const unsigned char *abuf, int alen)
 {
 	p->n = 0;
 	p->st = status_of(rc, &p->why);
-	p->ttl = p->st == DNS_TEMPFAIL ? 0 : neg_ttl(abuf, alen);
+	p->ttl = p->st == DNS_TEMPFAIL ? 0
+		 : dns_msg_neg_ttl(abuf, msg_len(abuf, alen));
 }
 
-/* ------------------------------------------------------------------ */
-/* MX answers */
-
-/* The host of an MX record: 1 a host name, 0 the root ("."), -1 bad. */
-static int
-mx_host(const struct walk *w, const struct rr *rr, char *host)
-{
-	char *s;
-	long enclen;
-	int rc = -1;
-
-	if (rr->rdlen < 3 ||
-	    ares_expand_name(w->p + rr->rdata + 2, w->p, (int)w->len, &s,
-			     &enclen) != ARES_SUCCESS)
-		return -1;
-	/* The name fills the rest of the RDATA, exactly. c-ares leaves odd
-	 * bytes (a space) as they are, so name_norm has the last word. */
-	if (enclen == (long)rr->rdlen - 2) {
-		if (s[0] == '\0' || strcmp(s, ".") == 0)
-			rc = 0;
-		else if (name_norm(s, host) == 0)
-			rc = 1;
-	}
-	ares_free_string(s);
-	return rc;
-}
-
-/* Keeps the DNS_MX_MAX most preferred hosts of a huge answer. */
+/* The TTL is the answer's own: cache_put caps it. */
 static void
-mx_keep(struct answer *a, const char *host, unsigned pref)
+mx_parse(struct part *p, const unsigned char *abuf, int alen)
 {
-	unsigned at = a->n;
+	struct answer *a = &p->q->ans;
 
-	if (a->n == DNS_MX_MAX) {
-		at = 0;
-		for (unsigned i = 1; i < a->n; i++)
-			if (a->u.mx[i].pref > a->u.mx[at].pref)
-				at = i;
-		if (a->u.mx[at].pref <= pref)
-			return;
-	} else
-		a->n++;
-	util_strlcpy(a->u.mx[at].host, host, DNS_NAME_MAX);
-	a->u.mx[at].pref = pref;
-}
-
-static void
-mx_sort(struct dns_mx *mx, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++) {
-		struct dns_mx t = mx[i];
-		unsigned j = i;
-		for (; j > 0 && mx[j - 1].pref > t.pref; j--)
-			mx[j] = mx[j - 1];
-		mx[j] = t;
-	}
+	p->st = dns_msg_mx_parse(abuf, msg_len(abuf, alen), a->u.mx, &a->n,
+				 &p->ttl, &p->why);
+	p->n = a->n;
 }
 
 static void
@@ -441,54 +231,6 @@ part_set(struct part *p, enum dns_status st, const char *why, uint32_t ttl)
 	p->st = st;
 	p->why = why;
 	p->ttl = ttl;
-}
-
-/*
- * The MX records of the answer section (RFC 1035 3.3.9), sorted. Records
- * of other types (a CNAME on the way) count only for the TTL. Owner names
- * are not matched against the domain: c-ares matched the question, and
- * the answer comes from the resolver we were configured with.
- */
-static void
-mx_parse(struct part *p, const unsigned char *abuf, int alen)
-{
-	struct answer *a = &p->q->ans;
-	struct walk w;
-	struct rr rr;
-	char host[DNS_NAME_MAX];
-	unsigned seen = 0, root = 0;
-	uint32_t ttl = TTL_MAX;
-
-	a->n = 0;
-	if (walk_start(&w, abuf, alen) < 0)
-		goto bad;
-	for (unsigned i = 0; i < w.an; i++) {
-		if (walk_rr(&w, &rr) < 0)
-			goto bad;
-		ttl = ttl_min(ttl, rr.ttl);
-		if (rr.type != RR_MX || rr.class != CLASS_IN)
-			continue;
-		if (++seen > MX_READ_MAX)
-			continue;
-		int h = mx_host(&w, &rr, host);
-		root += h == 0;
-		if (h == 1)
-			mx_keep(a, host, get16(w.p + rr.rdata));
-	}
-	mx_sort(a->u.mx, a->n);
-	p->n = a->n;
-	if (seen == 1 && root == 1) /* RFC 7505 3 */
-		part_set(p, DNS_NULLMX, "null MX: the domain takes no mail", ttl);
-	else if (a->n > 0)
-		part_set(p, DNS_OK, "ok", ttl);
-	else if (seen == 0)
-		part_set(p, DNS_NODATA, "no MX record", neg_ttl(abuf, alen));
-	else
-		part_set(p, DNS_TEMPFAIL, "no valid host name in the MX", 0);
-	return;
-bad:
-	a->n = p->n = 0;
-	part_set(p, DNS_TEMPFAIL, "malformed answer", 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,7 +262,7 @@ addr_parse(struct part *p, const unsigned char *abuf, int alen)
 {
 	struct ares_addrttl t4[FAMILY_MAX];
 	struct ares_addr6ttl t6[FAMILY_MAX];
-	bool v4 = p->type == RR_A;
+	bool v4 = p->type == DNS_MSG_T_A;
 	struct dns_addr *out = p->q->ans.u.addr + (v4 ? 0 : FAMILY_MAX);
 	int n = FAMILY_MAX;
 	int rc = v4 ? ares_parse_a_reply(abuf, alen, NULL, t4, &n)
@@ -811,7 +553,7 @@ answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (status != ARES_SUCCESS)
 		part_fail(p, status, abuf, alen);
-	else if (p->type == RR_MX)
+	else if (p->type == DNS_MSG_T_MX)
 		mx_parse(p, abuf, alen);
 	else
 		addr_parse(p, abuf, alen);
@@ -1031,14 +773,14 @@ ask(struct dns_query *q)
 {
 	unsigned n = q->kind == KIND_MX ? 1 : 2;
 
-	q->part[0].type = q->kind == KIND_MX ? RR_MX : RR_A;
-	q->part[1].type = RR_AAAA;
+	q->part[0].type = q->kind == KIND_MX ? DNS_MSG_T_MX : DNS_MSG_T_A;
+	q->part[1].type = DNS_MSG_T_AAAA;
 	/* Counted before the first: c-ares may answer inside ares_query. */
 	q->pending = n;
 	for (unsigned i = 0; i < n; i++) {
 		q->part[i].q = q;
-		ares_query(q->d->channel, q->name, CLASS_IN, q->part[i].type,
-			   answer_cb, &q->part[i]);
+		ares_query(q->d->channel, q->name, DNS_MSG_C_IN,
+			   q->part[i].type, answer_cb, &q->part[i]);
 	}
 	rearm(q->d);
 }
@@ -1047,7 +789,7 @@ ask(struct dns_query *q)
 static struct dns_query *
 start(struct dns_query *q, const char *name, const char *bad)
 {
-	if (name_norm(name, q->name) < 0)
+	if (dns_msg_name_norm(name, q->name) < 0)
 		answer_now(q, DNS_NXDOMAIN, bad);
 	else if (cache_fill(q))
 		enqueue(q);

@@ -1,22 +1,26 @@
+/*
+ * tls: the server side of the BearSSL adapter and what both sides share
+ * (tls.h has the whole story): loading certificates and keys, the PEM
+ * reader the client's CA bundles use too, the SNI policy, server
+ * sessions, the pump and the session accessors. The client side is
+ * tls_client.c; tls_int.h holds what the two files share.
+ */
 #include "core/tls.h"
 
-#include <arpa/inet.h>
 #include <bearssl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "core/cfg.h"
+#include "core/tls_int.h"
 #include "core/util.h"
 
 #define TLS_FILE_MAX (1024 * 1024)
 #define TLS_CHAIN_MAX 8
 #define TLS_SESSION_CACHE (64 * 1024)
-#define TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
-#define TLS_NAME_MAX 253 /* RFC 1035 2.3.4, in text form */
 
 /* One certificate chain with its private key (RSA or EC), deep-copied. */
 struct tls_cert {
@@ -44,41 +48,7 @@ struct tls_policy {
 	const struct tls_cert *chosen;
 };
 
-/* The trust anchors of outbound sessions; each dn.data owns its key too. */
-struct tls_client_ctx {
-	int refs;
-	br_x509_trust_anchor *anchors;
-	size_t nanchors, cap;
-	size_t skipped; /* bundle entries we could not use */
-	bool oom;
-};
-
-/*
- * Our X.509 engine for opportunistic TLS: br_x509_minimal judges the chain,
- * but its verdict is only recorded; the key comes from our own decoding of
- * the end-entity certificate, so any certificate lets the handshake go on.
- */
-struct tls_x509 {
-	const br_x509_class *vtable;
-	br_x509_minimal_context minimal;
-	br_x509_decoder_context ee;
-	const br_x509_pkey *pkey; /* in ee; NULL unless it decoded */
-	unsigned ncerts;
-	int result; /* -1 before the chain ends, else minimal's (0 = good) */
-};
-
-/*
- * A session: what tls_pump needs. It is the first member of tls_server or
- * tls_client, which hold the side's own state (C17 6.7.2.1p15 makes the
- * pointer casts between them valid).
- */
-struct tls {
-	br_ssl_engine_context *eng; /* inside sc or cc below */
-	bool client;
-	bool established;
-	bool closing;
-};
-
+/* A server session; tls_client.c has the client's. */
 struct tls_server {
 	struct tls t;
 	br_ssl_server_context sc;
@@ -87,59 +57,25 @@ struct tls_server {
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
-struct tls_client {
-	struct tls t;
-	br_ssl_client_context cc;
-	struct tls_x509 x509;
-	struct tls_client_ctx *ctx;
-	bool named; /* a host name was given, so the check could pass */
-	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
-};
-
-#define TLS_AEAD_SUITES                                                     \
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,                         \
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,                           \
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,                   \
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,                     \
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,                         \
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
-
+/* Server suites: AEAD only (tls.h); the client adds CBC (tls_client.c). */
 static const uint16_t tls_suites[] = { TLS_AEAD_SUITES };
 
-/*
- * Outbound, the alternative to a suite we refuse is plaintext (RFC 7435
- * 1.3: some protection beats none), so CBC follows AEAD: SChannel on
- * Windows Server 2008 R2 to 2012 R2 pairs ECDHE-RSA only with CBC, and
- * HMAC-SHA1 is still a sound MAC. BearSSL decrypts CBC records in constant
- * time (Lucky 13). Postfix's opportunistic default ("medium") accepts the
- * same. The Finished messages protect the choice, so a peer that has AEAD
- * keeps it. Still ECDHE only: static RSA would give up forward secrecy
- * for servers that, speaking TLS 1.2, nearly all have ECDHE.
- */
-static const uint16_t tls_client_suites[] = {
-	TLS_AEAD_SUITES,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
-};
+/* ---- the PEM reader, shared with tls_client.c ---- */
 
-/* ---- loading certificates and keys ---- */
-
-struct pem_obj {
-	char name[64];
-	unsigned char *der;
-	size_t len, cap;
-};
-
-static void
-pem_append(void *ctx, const void *data, size_t len)
+unsigned char *
+tls_copy_bytes(unsigned char **mem, const unsigned char *src, size_t len)
 {
-	struct pem_obj *o = ctx;
+	unsigned char *dst = *mem;
+
+	memcpy(dst, src, len);
+	*mem += len;
+	return dst;
+}
+
+void
+tls_pem_append(void *ctx, const void *data, size_t len)
+{
+	struct tls_pem_obj *o = ctx;
 
 	if (o->der == NULL && o->cap == (size_t)-1)
 		return;
@@ -195,10 +131,10 @@ read_file(const char *path, size_t *len_r, char *err, size_t errlen)
 
 /* One pass over a PEM file; skipped_r NULL means a bad object fails it. */
 struct pem_walk {
-	int (*take)(void *, struct pem_obj *);
+	int (*take)(void *, struct tls_pem_obj *);
 	void *arg;
 	size_t *skipped_r;
-	struct pem_obj obj;
+	struct tls_pem_obj obj;
 	int count;
 	bool in_obj;
 };
@@ -216,7 +152,7 @@ pem_event(struct pem_walk *w, br_pem_decoder_context *pc, int ev,
 		memset(&w->obj, 0, sizeof(w->obj));
 		util_strlcpy(w->obj.name, br_pem_decoder_name(pc),
 			     sizeof(w->obj.name));
-		br_pem_decoder_setdest(pc, pem_append, &w->obj);
+		br_pem_decoder_setdest(pc, tls_pem_append, &w->obj);
 		w->in_obj = true;
 		return 0;
 	case BR_PEM_END_OBJ:
@@ -249,15 +185,9 @@ pem_event(struct pem_walk *w, br_pem_decoder_context *pc, int ev,
 	}
 }
 
-/*
- * Decodes every PEM object of a file; calls take(obj) for each, which
- * returns 0 to go on or -1 to stop. With skipped_r, malformed objects are
- * counted there and passed over instead. Returns the number of objects
- * or -1.
- */
-static int
-pem_each(const char *path, int (*take)(void *, struct pem_obj *), void *arg,
-	 size_t *skipped_r, char *err, size_t errlen)
+int
+tls_pem_each(const char *path, int (*take)(void *, struct tls_pem_obj *),
+	     void *arg, size_t *skipped_r, char *err, size_t errlen)
 {
 	struct pem_walk w = { .take = take, .arg = arg,
 			      .skipped_r = skipped_r };
@@ -288,8 +218,10 @@ pem_each(const char *path, int (*take)(void *, struct pem_obj *), void *arg,
 	return rc < 0 ? -1 : w.count;
 }
 
+/* ---- certificates and keys ---- */
+
 static int
-take_cert(void *arg, struct pem_obj *o)
+take_cert(void *arg, struct tls_pem_obj *o)
 {
 	struct tls_cert *tc = arg;
 
@@ -308,18 +240,8 @@ take_cert(void *arg, struct pem_obj *o)
 	return 0;
 }
 
-static unsigned char *
-copy_bytes(unsigned char **mem, const unsigned char *src, size_t len)
-{
-	unsigned char *dst = *mem;
-
-	memcpy(dst, src, len);
-	*mem += len;
-	return dst;
-}
-
 static int
-take_key(void *arg, struct pem_obj *o)
+take_key(void *arg, struct tls_pem_obj *o)
 {
 	struct tls_cert *tc = arg;
 	br_skey_decoder_context kc;
@@ -341,11 +263,14 @@ take_key(void *arg, struct pem_obj *o)
 		if (m == NULL)
 			goto out;
 		tc->rsa.n_bitlen = k->n_bitlen;
-		tc->rsa.p = copy_bytes(&m, k->p, tc->rsa.plen = k->plen);
-		tc->rsa.q = copy_bytes(&m, k->q, tc->rsa.qlen = k->qlen);
-		tc->rsa.dp = copy_bytes(&m, k->dp, tc->rsa.dplen = k->dplen);
-		tc->rsa.dq = copy_bytes(&m, k->dq, tc->rsa.dqlen = k->dqlen);
-		tc->rsa.iq = copy_bytes(&m, k->iq, tc->rsa.iqlen = k->iqlen);
+		tc->rsa.p = tls_copy_bytes(&m, k->p, tc->rsa.plen = k->plen);
+		tc->rsa.q = tls_copy_bytes(&m, k->q, tc->rsa.qlen = k->qlen);
+		tc->rsa.dp = tls_copy_bytes(&m, k->dp,
+					    tc->rsa.dplen = k->dplen);
+		tc->rsa.dq = tls_copy_bytes(&m, k->dq,
+					    tc->rsa.dqlen = k->dqlen);
+		tc->rsa.iq = tls_copy_bytes(&m, k->iq,
+					    tc->rsa.iqlen = k->iqlen);
 		tc->key_type = BR_KEYTYPE_RSA;
 		rc = 0;
 	} else if (br_skey_decoder_key_type(&kc) == BR_KEYTYPE_EC) {
@@ -354,7 +279,7 @@ take_key(void *arg, struct pem_obj *o)
 		if (m == NULL)
 			goto out;
 		tc->ec.curve = k->curve;
-		tc->ec.x = copy_bytes(&m, k->x, tc->ec.xlen = k->xlen);
+		tc->ec.x = tls_copy_bytes(&m, k->x, tc->ec.xlen = k->xlen);
 		tc->key_type = BR_KEYTYPE_EC;
 		rc = 0;
 	}
@@ -432,13 +357,13 @@ cert_load(struct tls_cert *tc, const char *name, const char *cert,
 {
 	memset(tc, 0, sizeof(*tc));
 	util_strlcpy(tc->name, name, sizeof(tc->name));
-	if (pem_each(cert, take_cert, tc, NULL, err, errlen) < 0)
+	if (tls_pem_each(cert, take_cert, tc, NULL, err, errlen) < 0)
 		return -1;
 	if (tc->chain_len == 0) {
 		snprintf(err, errlen, "%s: no certificate found", cert);
 		return -1;
 	}
-	if (pem_each(key, take_key, tc, NULL, err, errlen) < 0)
+	if (tls_pem_each(key, take_key, tc, NULL, err, errlen) < 0)
 		return -1;
 	if (tc->key_type == 0) {
 		snprintf(err, errlen, "%s: no RSA or EC private key found",
@@ -643,252 +568,10 @@ static const br_ssl_server_policy_class tls_policy_vtable = {
 	policy_do_sign,
 };
 
-/* ---- trust anchors for client sessions ---- */
-
-static int
-anchors_grow(struct tls_client_ctx *c)
-{
-	size_t ncap = c->cap ? c->cap * 2 : 64;
-	br_x509_trust_anchor *n = realloc(c->anchors, ncap * sizeof(*n));
-
-	if (n == NULL)
-		return -1;
-	c->anchors = n;
-	c->cap = ncap;
-	return 0;
-}
-
-/* Appends a deep copy of dn and pk as one block (freed through dn.data). */
-static int
-anchor_add(struct tls_client_ctx *c, const struct pem_obj *dn,
-	   const br_x509_pkey *pk, bool ca)
-{
-	const br_rsa_public_key *rsa = &pk->key.rsa;
-	size_t klen = pk->key_type == BR_KEYTYPE_RSA ? rsa->nlen + rsa->elen
-						    : pk->key.ec.qlen;
-	br_x509_trust_anchor *ta;
-	unsigned char *m;
-
-	if (c->nanchors == c->cap && anchors_grow(c) < 0)
-		return -1;
-	m = malloc(dn->len + klen);
-	if (m == NULL)
-		return -1;
-	ta = &c->anchors[c->nanchors++];
-	memset(ta, 0, sizeof(*ta));
-	/* A non-CA anchor still works for direct trust of that very key. */
-	ta->flags = ca ? BR_X509_TA_CA : 0;
-	ta->dn.data = copy_bytes(&m, dn->der, ta->dn.len = dn->len);
-	ta->pkey.key_type = pk->key_type;
-	if (pk->key_type == BR_KEYTYPE_RSA) {
-		br_rsa_public_key *k = &ta->pkey.key.rsa;
-		k->n = copy_bytes(&m, rsa->n, k->nlen = rsa->nlen);
-		k->e = copy_bytes(&m, rsa->e, k->elen = rsa->elen);
-	} else {
-		br_ec_public_key *k = &ta->pkey.key.ec;
-		k->curve = pk->key.ec.curve;
-		k->q = copy_bytes(&m, pk->key.ec.q, k->qlen = pk->key.ec.qlen);
-	}
-	return 0;
-}
-
-/* pem_each's take for a CA bundle: never stops the walk. */
-static int
-take_anchor(void *arg, struct pem_obj *o)
-{
-	struct tls_client_ctx *c = arg;
-	br_x509_decoder_context dc;
-	const br_x509_pkey *pk = NULL;
-	struct pem_obj dn; /* pem_append's growable buffer, for the DN */
-
-	memset(&dn, 0, sizeof(dn));
-	if (strcmp(o->name, "CERTIFICATE") == 0 ||
-	    strcmp(o->name, "X509 CERTIFICATE") == 0) {
-		br_x509_decoder_init(&dc, pem_append, &dn);
-		br_x509_decoder_push(&dc, o->der, o->len);
-		pk = br_x509_decoder_get_pkey(&dc);
-	}
-	if (pk == NULL || dn.der == NULL ||
-	    (pk->key_type != BR_KEYTYPE_RSA && pk->key_type != BR_KEYTYPE_EC))
-		c->skipped++;
-	else if (anchor_add(c, &dn, pk, br_x509_decoder_isCA(&dc)) < 0)
-		c->oom = true;
-	free(dn.der);
-	free(o->der);
-	return 0;
-}
-
-struct tls_client_ctx *
-tls_client_ctx_load(const char *ca_file, char *err, size_t errlen)
-{
-	const char *path = ca_file && ca_file[0] ? ca_file : TLS_SYSTEM_CA;
-	struct tls_client_ctx *c = calloc(1, sizeof(*c));
-
-	err[0] = '\0';
-	if (c == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	c->refs = 1;
-	if (pem_each(path, take_anchor, c, &c->skipped, err, errlen) < 0) {
-		size_t n = strlen(err); /* the file could not be read */
-		snprintf(err + n, errlen - n, "; no trust anchors");
-		return c;
-	}
-	if (c->oom) {
-		tls_client_ctx_unref(c);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	if (c->nanchors == 0)
-		snprintf(err, errlen, "%s: no usable certificate", path);
-	else if (c->skipped > 0)
-		snprintf(err, errlen, "%s: %zu entries skipped, %zu loaded",
-			 path, c->skipped, c->nanchors);
-	return c;
-}
-
-size_t
-tls_client_ctx_anchors(const struct tls_client_ctx *ctx)
-{
-	return ctx->nanchors;
-}
-
-void
-tls_client_ctx_ref(struct tls_client_ctx *ctx)
-{
-	ctx->refs++;
-}
-
-void
-tls_client_ctx_unref(struct tls_client_ctx *ctx)
-{
-	if (ctx == NULL || --ctx->refs > 0)
-		return;
-	for (size_t i = 0; i < ctx->nanchors; i++)
-		free(ctx->anchors[i].dn.data);
-	free(ctx->anchors);
-	free(ctx);
-}
-
-/* ---- the X.509 engine of client sessions ---- */
-
-static void
-x509_start_chain(const br_x509_class **ctx, const char *server_name)
-{
-	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
-	time_t now = time(NULL);
-
-	/* BearSSL counts days from 1 January of year 0: 1970 is day 719528. */
-	br_x509_minimal_set_time(&x->minimal, (uint32_t)(now / 86400 + 719528),
-				 (uint32_t)(now % 86400));
-	x->ncerts = 0;
-	x->pkey = NULL;
-	x->result = -1;
-	x->minimal.vtable->start_chain(&x->minimal.vtable, server_name);
-}
-
-static void
-x509_start_cert(const br_x509_class **ctx, uint32_t length)
-{
-	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
-
-	if (x->ncerts == 0)
-		br_x509_decoder_init(&x->ee, NULL, NULL);
-	x->minimal.vtable->start_cert(&x->minimal.vtable, length);
-}
-
-static void
-x509_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
-{
-	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
-
-	if (x->ncerts == 0)
-		br_x509_decoder_push(&x->ee, buf, len);
-	x->minimal.vtable->append(&x->minimal.vtable, buf, len);
-}
-
-static void
-x509_end_cert(const br_x509_class **ctx)
-{
-	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
-
-	if (x->ncerts++ == 0)
-		x->pkey = br_x509_decoder_get_pkey(&x->ee);
-	x->minimal.vtable->end_cert(&x->minimal.vtable);
-}
-
-/*
- * Records minimal's verdict and lets the handshake go on (RFC 7435: an
- * unauthenticated encrypted channel beats cleartext); only a chain without
- * a usable end-entity key stops it.
- */
-static unsigned
-x509_end_chain(const br_x509_class **ctx)
-{
-	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
-	const br_x509_class **m = &x->minimal.vtable;
-	unsigned r = (*m)->end_chain(m), usages = 0;
-
-	/* Every suite we offer is ECDHE: the server's key must sign. */
-	if (r == 0 && ((*m)->get_pkey(m, &usages) == NULL ||
-		       !(usages & BR_KEYTYPE_SIGN)))
-		r = BR_ERR_X509_FORBIDDEN_KEY_USAGE;
-	x->result = (int)r;
-	if (x->pkey != NULL)
-		return 0;
-	return x->ncerts == 0 ? BR_ERR_X509_EMPTY_CHAIN
-			      : (unsigned)br_x509_decoder_last_error(&x->ee);
-}
-
-static const br_x509_pkey *
-x509_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
-{
-	const struct tls_x509 *x = (const struct tls_x509 *)(const void *)ctx;
-
-	/* The certificate's Key Usage counts only in tls_peer_verified. */
-	if (usages != NULL)
-		*usages = BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN;
-	return x->pkey;
-}
-
-static const br_x509_class tls_x509_vtable = {
-	sizeof(struct tls_x509),
-	x509_start_chain,
-	x509_start_cert,
-	x509_append,
-	x509_end_cert,
-	x509_end_chain,
-	x509_get_pkey,
-};
-
-static const char *
-x509_reason(int err)
-{
-	switch (err) {
-	case -1: return "handshake not done";
-	case BR_ERR_X509_NOT_TRUSTED: return "not trusted";
-	case BR_ERR_X509_BAD_SERVER_NAME: return "name mismatch";
-	case BR_ERR_X509_EXPIRED: return "expired or not yet valid";
-	case BR_ERR_X509_TIME_UNKNOWN: return "no clock";
-	case BR_ERR_X509_BAD_SIGNATURE: return "bad signature";
-	case BR_ERR_X509_NOT_CA: return "issuer is not a CA";
-	case BR_ERR_X509_DN_MISMATCH: return "broken chain";
-	case BR_ERR_X509_FORBIDDEN_KEY_USAGE: return "key may not sign";
-	case BR_ERR_X509_WEAK_PUBLIC_KEY: return "weak key";
-	case BR_ERR_X509_CRITICAL_EXTENSION:
-		return "unknown critical extension";
-	case BR_ERR_X509_UNSUPPORTED: return "unsupported algorithm";
-	case BR_ERR_X509_LIMIT_EXCEEDED: return "chain too long";
-	default: return NULL;
-	}
-}
-
 /* ---- sessions ---- */
 
-/* What both sides share: TLS 1.2, the curves, hashes, PRFs and AEADs. */
-static void
-engine_setup(br_ssl_engine_context *eng, const uint16_t *suites, size_t n)
+void
+tls_engine_setup(br_ssl_engine_context *eng, const uint16_t *suites, size_t n)
 {
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_suites(eng, suites, n);
@@ -914,7 +597,7 @@ tls_new(struct tls_ctx *ctx)
 	tls_ctx_ref(ctx);
 	br_ssl_server_zero(&s->sc);
 	eng = s->t.eng = &s->sc.eng;
-	engine_setup(eng, tls_suites, UTIL_ARRAY_LEN(tls_suites));
+	tls_engine_setup(eng, tls_suites, UTIL_ARRAY_LEN(tls_suites));
 	br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES |
 					     BR_OPT_NO_RENEGOTIATION);
 	s->pol.vtable = &tls_policy_vtable;
@@ -936,96 +619,13 @@ tls_new(struct tls_ctx *ctx)
 	return &s->t;
 }
 
-/*
- * Copies name without one trailing dot into buf; returns buf, or NULL when
- * there is nothing to send (RFC 6066 3: no SNI for an IP literal). *bad_r
- * is set for a name too long for DNS.
- */
-static const char *
-client_name(const char *name, char buf[TLS_NAME_MAX + 1], bool *bad_r)
-{
-	unsigned char ip[sizeof(struct in6_addr)];
-	size_t n = name ? strlen(name) : 0;
-
-	*bad_r = false;
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n > TLS_NAME_MAX) {
-		*bad_r = true;
-		return NULL;
-	}
-	memcpy(buf, name ? name : "", n);
-	buf[n] = '\0';
-	if (n == 0 || inet_pton(AF_INET, buf, ip) == 1 ||
-	    inet_pton(AF_INET6, buf, ip) == 1)
-		return NULL;
-	return buf;
-}
-
-struct tls *
-tls_client_new(struct tls_client_ctx *ctx, const char *server_name)
-{
-	char buf[TLS_NAME_MAX + 1];
-	bool bad;
-	const char *name = client_name(server_name, buf, &bad);
-	struct tls_client *c = bad ? NULL : malloc(sizeof(*c));
-	br_ssl_engine_context *eng;
-
-	if (c == NULL)
-		return NULL;
-	memset(c, 0, offsetof(struct tls_client, iobuf));
-	c->t.client = true;
-	c->ctx = ctx;
-	tls_client_ctx_ref(ctx);
-	c->named = name != NULL;
-	br_ssl_client_zero(&c->cc);
-	eng = c->t.eng = &c->cc.eng;
-	engine_setup(eng, tls_client_suites, UTIL_ARRAY_LEN(tls_client_suites));
-	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
-	br_ssl_engine_set_default_aes_cbc(eng);
-	br_ssl_engine_set_default_rsavrfy(eng);
-	br_ssl_engine_set_default_ecdsa(eng);
-	br_x509_minimal_init_full(&c->x509.minimal, ctx->anchors,
-				  ctx->nanchors);
-	c->x509.vtable = &tls_x509_vtable;
-	c->x509.result = -1;
-	br_ssl_engine_set_x509(eng, &c->x509.vtable);
-	br_ssl_engine_set_buffer(eng, c->iobuf, sizeof(c->iobuf), 1);
-	if (!br_ssl_client_reset(&c->cc, name, 0)) {
-		tls_free(&c->t);
-		return NULL;
-	}
-	return &c->t;
-}
-
-int
-tls_peer_verified(const struct tls *t, char *why, size_t whylen)
-{
-	int result = -1;
-	const char *r = "not a client session";
-
-	if (t->client) {
-		const struct tls_client *c = (const struct tls_client *)t;
-		result = c->x509.result;
-		if (result == 0 && c->named)
-			return 1;
-		/* Without a name, a good chain says nothing of the peer. */
-		r = result == 0 ? "no host name" : x509_reason(result);
-	}
-	if (why != NULL && r != NULL)
-		snprintf(why, whylen, "%s", r);
-	else if (why != NULL)
-		snprintf(why, whylen, "certificate error %d", result);
-	return 0;
-}
-
 void
 tls_free(struct tls *t)
 {
 	if (t == NULL)
 		return;
 	if (t->client)
-		tls_client_ctx_unref(((struct tls_client *)t)->ctx);
+		tls_client_fini(t);
 	else
 		tls_ctx_unref(((struct tls_server *)t)->ctx);
 	free(t);

@@ -1,5 +1,9 @@
 /*
- * tls: the BearSSL adapter, the only file that includes BearSSL.
+ * tls: the BearSSL adapter, the only module that includes BearSSL for TLS
+ * (core/pwhash.c and tools/dns_tsig.c use only its hashes). Certificates,
+ * server sessions and the pump are in tls.c, the client side in
+ * tls_client.c, and what the two share in their private tls_int.h; this
+ * is the one public header.
  * A tls_ctx holds the certificates: a default chain and key plus per-domain
  * ones chosen by SNI (exact name, then the parent domain). It is reference
  * counted, so a SIGHUP reload never pulls a certificate from under a

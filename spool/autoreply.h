@@ -9,6 +9,9 @@
  * one small file in the mailbox directory, read and rewritten in bounded
  * local work. Queueing the answer is the caller's, with the envelope
  * sender <> (RFC 3834 3.3) and the envelope recipient in->sender.
+ * Two files: autoreply.c holds the rules and the text (autoreply_wanted,
+ * autoreply_format), autoreply_once.c the record and the dates
+ * (autoreply_once, autoreply_timeout, autoreply_parse_gentime).
  *
  * The caller's order: autoreply_wanted (0: log its reason), then
  * autoreply_once (1: log "already_replied"; -1: no answer), then

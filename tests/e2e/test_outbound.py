@@ -46,6 +46,7 @@ ZONE = [
     "vd1 IN A " + VDC1, "vdb IN A " + VDC2,
     "slow IN MX 10 mxslow", "mxslow IN A " + SLOW,
     "bv IN MX 10 vd2", "enc IN MX 10 mx1",
+    "ipv6 IN MX 10 mx6", "mx6 IN AAAA ::1",
 ]
 
 LISTS = {
@@ -65,6 +66,7 @@ LISTS = {
     "l-dead": ["u@deadonly.dest.test"],
     "l-verify": ["known@bv.dest.test"],
     "l-encrypt": ["u@enc.dest.test"],
+    "l-v6": ["u@ipv6.dest.test"],
 }
 
 
@@ -113,7 +115,8 @@ class Sink:
         self.proc = subprocess.Popen(
             [SINK, "-u", "nobody" if os.getuid() == 0 else "",
              "-d", os.path.join(self.dir, "%H%M%S.")] + self.args +
-            ["%s:%d" % (self.addr, PORT), "64"],
+            [("[%s]:%d" if ":" in self.addr else "%s:%d") % (self.addr, PORT),
+             "64"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.chmod(self.dir, 0o777)
         deadline = time.time() + 10
@@ -479,6 +482,30 @@ def a_bounce_that_fails_goes_to_the_postmaster_once():
                     r": dropped")
     time.sleep(0.5)
     assert len(postmaster_texts()) == before + 1
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as s6:
+            s6.bind(("::1", PORT))
+        return True
+    except OSError:
+        return False
+
+
+@r.test
+def an_ipv6_only_mx_is_reached():
+    if not have_ipv6():
+        print("  no ::1 here (or the port is taken on it): skipped")
+        return
+    sink6 = Sink("::1")
+    try:
+        send("l-v6", "over ipv6")
+        assert wait_log(r"to=<u@ipv6\.dest\.test> relay=mx6\.dest\.test"
+                        r"\[::1\]:%d .*status=sent" % PORT)
+        assert any(b"over ipv6" in m for m in sink6.wait(1))
+    finally:
+        sink6.stop()
 
 
 @r.test

@@ -1,7 +1,9 @@
 /*
  * The module boundaries of DESIGN.md, checked rather than hoped for:
- * protocols never touch a descriptor, only core/tls.c sees BearSSL,
- * nothing outside tools/ sees LDAP, and vdmaild is not linked with it.
+ * protocols never touch a descriptor, only the TLS adapter (core/tls.c,
+ * core/tls_client.c, core/tls_int.h) and two users of its hashes see
+ * BearSSL, nothing outside tools/ sees LDAP, and vdmaild is not linked
+ * with it.
  */
 #include <dirent.h>
 #include <regex.h>
@@ -10,6 +12,40 @@
 #include <unistd.h>
 
 #include "tests/unit/t.h"
+
+/* Adds path's lines that match re to *hits; the first goes into first. */
+static void
+grep_file(const char *path, const regex_t *re, int *hits, char *first,
+	  size_t firstlen)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (regexec(re, line, 0, NULL, 0) == 0) {
+			if ((*hits)++ == 0)
+				snprintf(first, firstlen, "%s: %s", path,
+					 line);
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
+/* Counts the matching lines of one file. */
+static int
+grep_one(const char *path, const char *pattern)
+{
+	regex_t re;
+	char first[600];
+	int hits = 0;
+
+	T_ASSERT(access(path, R_OK) == 0);
+	T_EQ_INT(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	grep_file(path, &re, &hits, first, sizeof(first));
+	regfree(&re);
+	return hits;
+}
 
 /* Calls every matching line of every .c/.h in dir; returns the count. */
 static int
@@ -25,7 +61,7 @@ grep_dir(const char *dir, const char *pattern, const char *except,
 	T_EQ_INT(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
-		char path[512], line[4096];
+		char path[512];
 		if (n < 3 || (strcmp(de->d_name + n - 2, ".c") &&
 			      strcmp(de->d_name + n - 2, ".h")))
 			continue;
@@ -38,16 +74,7 @@ grep_dir(const char *dir, const char *pattern, const char *except,
 			    (m[pl] == '\0' || m[pl] == ' '))
 				continue;
 		}
-		FILE *f = fopen(path, "r");
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			if (regexec(&re, line, 0, NULL, 0) == 0) {
-				if (hits++ == 0)
-					snprintf(first, firstlen, "%s: %s",
-						 path, line);
-			}
-		}
-		if (f != NULL)
-			fclose(f);
+		grep_file(path, &re, &hits, first, firstlen);
 	}
 	closedir(d);
 	regfree(&re);
@@ -80,21 +107,33 @@ T_TEST(layering_only_tls_sees_bearssl)
 {
 	static const char *const dirs[] = { "core", "cdb", "spool",
 					     "protocols", "tools" };
+	static const char *const core_users[] = {
+		"core/tls.c", "core/tls_client.c", "core/tls_int.h",
+		"core/pwhash.c",
+	};
 	char first[600] = "";
 
 	at_repo_root();
-	/* Besides TLS, BearSSL's hashes serve two checks that are not TLS:
-	 * the password workers' {SSHA*} (core/pwhash.c) and vdsync's TSIG
-	 * (RFC 8945, tools/dns_tsig.c). Nothing else may include it. */
+	/* The TLS adapter is tls.c (server side, pump), tls_client.c and the
+	 * private tls_int.h they share. Besides TLS, BearSSL's hashes serve
+	 * two checks that are not TLS: the password workers' {SSHA*}
+	 * (core/pwhash.c) and vdsync's TSIG (RFC 8945, tools/dns_tsig.c).
+	 * Nothing else may include it. */
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (grep_dir(dirs[i], "#include <bearssl",
 			     strcmp(dirs[i], "tools") == 0
 				     ? "tools/dns_tsig.c"
-				     : "core/tls.c core/pwhash.c",
+				     : "core/tls.c core/tls_client.c "
+				       "core/tls_int.h core/pwhash.c",
 			     first, sizeof(first)) != 0)
 			t_fail(__FILE__, __LINE__, "%s", first);
-	T_ASSERT(grep_dir("core", "#include <bearssl", NULL, first,
-			  sizeof(first)) == 2);
+	/* And exactly those four, each once, so a rename shows up here. */
+	for (size_t i = 0; i < sizeof(core_users) / sizeof(core_users[0]); i++)
+		if (grep_one(core_users[i], "#include <bearssl") != 1)
+			t_fail(__FILE__, __LINE__, "%s: not one BearSSL "
+			       "include", core_users[i]);
+	T_EQ_INT(grep_dir("core", "#include <bearssl", NULL, first,
+			  sizeof(first)), 4);
 }
 
 T_TEST(layering_ldap_stays_in_tools)
