@@ -25,7 +25,8 @@ void buf_free(struct buf *b);
 static inline char *
 buf_data(const struct buf *b)
 {
-	return b->p + b->off;
+	/* a buffer never grown has no storage: NULL + 0 is undefined */
+	return b->p != NULL ? b->p + b->off : (char *)"";
 }
 
 static inline size_t

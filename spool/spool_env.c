@@ -111,7 +111,9 @@ parse_rcpt(struct spool_env *e, const char *line, size_t len, size_t off)
 		return -1;
 	tab2 = util_find(line + tab + 1, len - (size_t)tab - 1, '\t');
 	vend = tab2 < 0 ? len : (size_t)tab + 1 + (size_t)tab2;
-	if (tab2 >= 0 && (vend + 2 > len || line[vend + 1] != 'E'))
+	/* the kind letter must be there: "R<addr> TAB TAB E..." has none */
+	if (vend < (size_t)tab + 2 ||
+	    (tab2 >= 0 && (vend + 2 > len || line[vend + 1] != 'E')))
 		return -1;
 	if (e->nrcpt % 64 == 0) {
 		void *n = realloc(e->rcpt, (e->nrcpt + 64) * sizeof(*e->rcpt));
@@ -158,7 +160,9 @@ parse_line(struct spool_env *e, const char *l, size_t len, size_t off,
 	case 'I': *seen |= 1; return copy_val(e->qid, sizeof(e->qid), v, vl);
 	case 'T':
 		*seen |= 2;
-		if (parse_num(v, vl, &n) < 0)
+		/* Up to the year 9999: arrival + queue_lifetime and now -
+		 * arrival must never overflow a time_t. */
+		if (util_parse_u64(v, vl, UINT64_C(253402300799), &n) < 0)
 			return -1;
 		e->arrival = (time_t)n;
 		return 0;

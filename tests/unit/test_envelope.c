@@ -96,6 +96,22 @@ T_TEST(spool_env_malformed)
 		"V1\nI0\nT1\nS\nRa@b\tL../x\nZ00000000000000000000 00000000\n\001\001\n",
 		"V1\nI0\nT1\nS\nQ?\nZ00000000000000000000 00000000\n\001\001\n",
 		"V1\n\nI0\n",
+		/* found by fuzz_env: no kind before E (a negative length) */
+		"V1\nRa\t\tEb@c\n",
+		"V1\nI0\nT1\nS\nRa@b\t\tEb@c\nZ00000000000000000000 00000000\n"
+		"\001\001\n",
+		/* and an arrival past the year 9999 (time_t overflow later) */
+		"V1\nI0\nT18446744073709551615\nS\nZ00000000000000000000 "
+		"00000000\n\001\001\n",
+		"V1\nI0\nT253402300800\nS\nZ00000000000000000000 00000000\n"
+		"\001\001\n",
+		/* kinds: an unknown one, F without a 5xx reply, E without @ */
+		"V1\nI0\nT1\nS\nRa@b\tQx\nZ00000000000000000000 00000000\n"
+		"\001\001\n",
+		"V1\nI0\nT1\nS\nRa@b\tF451 4.0.0 no\nZ00000000000000000000 "
+		"00000000\n\001\001\n",
+		"V1\nI0\nT1\nS\nRa@b\tX\tEnobody\nZ00000000000000000000 "
+		"00000000\n\001\001\n",
 	};
 	struct spool_env p;
 	char err[128];
