@@ -251,7 +251,12 @@ request_op(struct sched *s, const char *qid, int op)
 		return;
 	}
 	if (faccessat(spool_of(s)->queue_dfd, qid, F_OK, 0) < 0) {
-		log_info("%s: no such message in the queue", qid);
+		/* A held message is no one's: deleting it is immediate. */
+		if (op == SCHED_OP_DELETE &&
+		    unlinkat(spool_of(s)->hold_dfd, qid, 0) == 0)
+			log_info("%s: deleted by the administrator (held)", qid);
+		else
+			log_info("%s: no such message in the queue", qid);
 		return;
 	}
 	/* Being delivered: done when its attempt ends. */

@@ -562,6 +562,21 @@ def vdctl_queue_hold_release_flush_delete():
     assert qid not in srv.queue()
     time.sleep(0.5)
     assert len(bob_reports(0, timeout=0)) == reports, "delete bounced"
+    # a held message can be deleted too
+    start = len(srv.log())
+    send("l-soft", "held then deleted")
+    deadline = time.time() + 15
+    m = None
+    while time.time() < deadline and m is None:
+        m = re.search(r"(\w+): to=<u4@soft\.dest\.test> .*status=deferred",
+                      srv.log()[start:])
+        time.sleep(0.05)
+    assert m
+    q2 = m.group(1)
+    assert vdctl_queue("hold", q2).returncode == 0
+    out = vdctl_queue("delete", q2)
+    assert out.returncode == 0 and "gone" in out.stdout, out
+    assert not os.path.exists(os.path.join(srv.spool, "hold", q2))
     bad = vdctl_queue("hold", "nonsense/../x")
     assert bad.returncode == 1, bad
     gone = vdctl_queue("release", "00000000DEADBEEF")
