@@ -61,6 +61,7 @@ SPOOL_SRCS += spool/outq_dsn.c
 SPOOL_SRCS += spool/outq_local.c
 SPOOL_SRCS += spool/outq_reply.c
 SPOOL_SRCS += spool/pickup.c
+SPOOL_SRCS += spool/maildrop.c
 
 PROTO_SRCS += protocols/smtp_parse.c
 PROTO_SRCS += protocols/smtp_data.c
@@ -83,7 +84,7 @@ VDCTL_SRCS := tools/vdctl.c tools/vdctl_dir.c tools/vdctl_queue.c \
 VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 # vdmail-sendmail: writes into the spool's maildrop/, no daemon code.
-SENDMAIL_SRCS := tools/sendmail.c core/util.c core/log.c core/cfg.c core/buf.c cdb/tbl_rec.c protocols/smtp_parse.c
+SENDMAIL_SRCS := tools/sendmail.c core/util.c core/log.c core/cfg.c core/buf.c cdb/tbl_rec.c protocols/smtp_parse.c spool/maildrop.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c tests/unit/t_mail.c
 # vdsync's pure half (no libldap): cache, mapping, record generation.
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \

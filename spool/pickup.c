@@ -16,7 +16,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "protocols/smtp_data.h"
-#include "protocols/smtp_parse.h"
 
 #define IO_MAX (64 * 1024)
 #define ENAME_MAX (PICKUP_NAME_MAX * 4) /* a name escaped for logs */
@@ -43,14 +42,8 @@ struct drop {
 	int fd;
 	struct stat st;
 	const char *why;            /* what is wrong with it (DROP_BAD) */
-	unsigned seen;              /* S, U, N, Z lines */
-	char sender[TBL_ADDR_MAX];
-	char (*rcpt)[TBL_ADDR_MAX];
-	unsigned nrcpt;
-	unsigned long uline;        /* the U line */
+	struct maildrop_env env;
 	unsigned long uid;          /* the dropper */
-	char login[PICKUP_LOGIN_MAX];
-	uint64_t size;              /* Z */
 	off_t text_off;
 	bool eightbit;
 	struct spool_rcpt *ok;      /* routed: local, or for outbound */
@@ -58,8 +51,6 @@ struct drop {
 	unsigned *temp;             /* indexes into rcpt of deferred ones */
 	unsigned ntemp, nperm;
 };
-
-enum { SEEN_S = 1, SEEN_U = 2, SEEN_N = 4, SEEN_Z = 8 };
 
 static int
 bad(struct drop *d, const char *why)
@@ -70,122 +61,12 @@ bad(struct drop *d, const char *why)
 
 /* ---- the envelope ---- */
 
-/* An address as SMTP would take it: the same parser, so both agree. */
-static int
-env_addr(struct drop *d, const char *v, size_t vl, bool rcpt, char *out)
-{
-	char cmd[PICKUP_LINE_MAX + 16];
-	struct smtp_parse_path path;
-	struct smtp_parse_params prm;
-	struct smtp_parse_err e;
-	int rc;
-
-	/*
-	 * Without '<' or '>' only our '>' can end the path, so nothing can
-	 * follow it as a parameter; a space is left to the parser (quoted
-	 * local parts).
-	 */
-	for (size_t i = 0; i < vl; i++)
-		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f ||
-		    v[i] == '<' || v[i] == '>')
-			return bad(d, rcpt ? "bad recipient address"
-					   : "bad sender address");
-	snprintf(cmd, sizeof(cmd), "%s<%.*s>", rcpt ? "TO:" : "FROM:",
-		 (int)vl, v);
-	rc = rcpt ? smtp_parse_rcpt(cmd, strlen(cmd), false, &path, &e)
-		  : smtp_parse_mail(cmd, strlen(cmd), &path, &prm, &e);
-	if (rc < 0)
-		return bad(d, rcpt ? "bad recipient address"
-				   : "bad sender address");
-	util_strlcpy(out, path.addr, TBL_ADDR_MAX);
-	return 0;
-}
-
-static int
-once(struct drop *d, unsigned bit)
-{
-	if (d->seen & bit)
-		return bad(d, "an envelope line is repeated");
-	d->seen |= bit;
-	return 0;
-}
-
-static int
-env_rcpt(struct pickup *p, struct drop *d, const char *v, size_t vl)
-{
-	if (d->nrcpt >= p->cfg->max_recipients)
-		return bad(d, "more recipients than max_recipients");
-	if (d->nrcpt % 64 == 0) {
-		void *n = realloc(d->rcpt, (d->nrcpt + 64) * sizeof(*d->rcpt));
-		if (n == NULL)
-			return bad(d, "out of memory");
-		d->rcpt = n;
-	}
-	if (env_addr(d, v, vl, true, d->rcpt[d->nrcpt]) < 0)
-		return -1;
-	d->nrcpt++;
-	return 0;
-}
-
-static int
-env_number(struct drop *d, const char *v, size_t vl, uint64_t max,
-	   uint64_t *out)
-{
-	if (vl == 0 || vl > PICKUP_SIZE_DIGITS ||
-	    util_parse_u64(v, vl, max, out) < 0)
-		return bad(d, "bad number in the envelope");
-	return 0;
-}
-
-static int
-env_login(struct drop *d, const char *v, size_t vl)
-{
-	for (size_t i = 0; i < vl; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return bad(d, "bad login name");
-	if (util_copy(d->login, sizeof(d->login), v, vl) < 0)
-		return bad(d, "login name too long");
-	return 0;
-}
-
-/* One envelope line after the magic, without its LF. */
-static int
-env_line(struct pickup *p, struct drop *d, const char *l, size_t len)
-{
-	const char *v = l + 1;
-	size_t vl = len - 1;
-	uint64_t n;
-
-	switch (l[0]) {
-	case 'S':
-		if (once(d, SEEN_S) < 0)
-			return -1;
-		return env_addr(d, v, vl, false, d->sender);
-	case 'R':
-		return env_rcpt(p, d, v, vl);
-	case 'U':
-		if (once(d, SEEN_U) < 0 ||
-		    env_number(d, v, vl, UINT32_MAX, &n) < 0)
-			return -1;
-		d->uline = (unsigned long)n;
-		return 0;
-	case 'N':
-		return once(d, SEEN_N) < 0 ? -1 : env_login(d, v, vl);
-	case 'Z':
-		if (once(d, SEEN_Z) < 0)
-			return -1;
-		return env_number(d, v, vl, UINT64_MAX, &d->size);
-	default:
-		return bad(d, "unknown envelope line");
-	}
-}
-
 /* More of the file into b: 1, or 0 at its end, or -1. */
 static int
 fill(struct buf *b, int fd)
 {
 	size_t avail;
-	char *t = buf_tail(b, PICKUP_LINE_MAX, &avail);
+	char *t = buf_tail(b, MAILDROP_LINE_MAX, &avail);
 	ssize_t n;
 
 	if (t == NULL)
@@ -201,10 +82,9 @@ fill(struct buf *b, int fd)
 
 /* Reads the envelope line by line, up to its empty line. */
 static int
-read_lines(struct pickup *p, struct drop *d, struct buf *b)
+read_lines(struct drop *d, struct buf *b)
 {
 	off_t used = 0;
-	bool first = true;
 
 	for (;;) {
 		const char *l;
@@ -212,7 +92,7 @@ read_lines(struct pickup *p, struct drop *d, struct buf *b)
 		/* An empty buf may have no memory yet: nothing to scan. */
 		int got = 0;
 		if (buf_len(b) > 0)
-			got = buf_getline(b, PICKUP_LINE_MAX, &l, &len, &n);
+			got = buf_getline(b, MAILDROP_LINE_MAX, &l, &len, &n);
 		if (got < 0)
 			return bad(d, "envelope line too long");
 		if (got == 0) {
@@ -221,19 +101,13 @@ read_lines(struct pickup *p, struct drop *d, struct buf *b)
 			continue;
 		}
 		used += (off_t)n;
-		if (n != len + 1)
-			return bad(d, "CR in the envelope");
-		if (first) {
-			if (len != strlen(PICKUP_MAGIC) ||
-			    memcmp(l, PICKUP_MAGIC, len) != 0)
-				return bad(d,
-					   "not a maildrop file (bad magic)");
-			first = false;
-		} else if (len == 0) {
+		/* The line as it is up to its LF: a CR is the parser's. */
+		got = maildrop_env_line(&d->env, l, n - 1);
+		if (got < 0)
+			return bad(d, d->env.why);
+		if (got > 0) {
 			d->text_off = used;
 			return 0;
-		} else if (env_line(p, d, l, len) < 0) {
-			return -1;
 		}
 		buf_consume(b, n);
 	}
@@ -245,22 +119,19 @@ read_env(struct pickup *p, struct drop *d)
 	struct buf b;
 	int rc;
 
-	buf_init(&b, 2 * PICKUP_LINE_MAX);
-	rc = read_lines(p, d, &b);
+	buf_init(&b, 2 * MAILDROP_LINE_MAX);
+	rc = read_lines(d, &b);
 	buf_free(&b);
 	if (rc < 0)
 		return -1;
-	if ((d->seen & (SEEN_S | SEEN_Z)) != (SEEN_S | SEEN_Z) ||
-	    d->nrcpt == 0)
-		return bad(d, "an envelope line (S, R or Z) is missing");
-	if (d->size > p->cfg->message_size_limit)
-		return bad(d, "message larger than message_size_limit");
-	if ((uint64_t)d->st.st_size != (uint64_t)d->text_off + d->size)
+	if (maildrop_env_done(&d->env, p->cfg->message_size_limit) < 0)
+		return bad(d, d->env.why);
+	if ((uint64_t)d->st.st_size != (uint64_t)d->text_off + d->env.size)
 		return bad(d, "file size does not match Z (torn or altered)");
 	/* Only a file of our own may say whose it is (a retry file). */
 	d->uid = d->st.st_uid;
-	if (d->st.st_uid == geteuid() && (d->seen & SEEN_U))
-		d->uid = d->uline;
+	if (d->st.st_uid == geteuid() && (d->env.seen & MAILDROP_SEEN_U))
+		d->uid = d->env.uid;
 	return 0;
 }
 
@@ -306,11 +177,11 @@ scan_text(struct pickup *p, struct drop *d, smtp_data_sink_fn *sink,
 	  void *arg, bool *eightbit_r)
 {
 	struct text_scan t = { .sink = sink, .arg = arg };
-	uint64_t left = d->size;
+	uint64_t left = d->env.size;
 	off_t off = d->text_off;
 	char extra;
 
-	smtp_data_init(&t.sd, false, d->size, PICKUP_TEXT_LINE_MAX);
+	smtp_data_init(&t.sd, false, d->env.size, MAILDROP_TEXT_LINE_MAX);
 	while (left > 0) {
 		size_t want = left < IO_MAX ? (size_t)left : IO_MAX;
 		ssize_t n = pread(d->fd, p->io, want, off);
@@ -361,11 +232,11 @@ route_one(struct pickup *p, struct drop *d, const char *addr,
 		.store = p->store,
 		.default_quota = c->default_quota,
 		.default_msg_quota = c->default_msg_quota,
-		.size = d->size,
+		.size = d->env.size,
 		.postmaster = c->postmaster,
 		.delimiter = c->recipient_delimiter[0],
 		.hostname = c->hostname,
-		.sender = d->sender,
+		.sender = d->env.sender,
 	};
 
 	return route_expand(p->tables, &o, addr, ROUTE_X_RELAY, r, add_ok, d,
@@ -377,11 +248,11 @@ route_all(struct pickup *p, struct drop *d)
 {
 	struct route_result r;
 
-	d->temp = calloc(d->nrcpt, sizeof(*d->temp));
+	d->temp = calloc(d->env.nrcpt, sizeof(*d->temp));
 	if (d->temp == NULL)
 		return -1;
-	for (unsigned i = 0; i < d->nrcpt; i++) {
-		enum route_action a = route_one(p, d, d->rcpt[i], &r);
+	for (unsigned i = 0; i < d->env.nrcpt; i++) {
+		enum route_action a = route_one(p, d, d->env.rcpt[i], &r);
 		char reply[TBL_PATH_MAX];
 		if (a == ROUTE_DELIVER || a == ROUTE_REMOTE)
 			continue;
@@ -393,17 +264,17 @@ route_all(struct pickup *p, struct drop *d)
 			if (a == ROUTE_TEMPFAIL)
 				snprintf(reply, sizeof(reply), "550 5.4.7 <%s>: "
 					 "not deliverable for 5 days: %d %s %s",
-					 d->rcpt[i], r.code, r.enh, r.text);
+					 d->env.rcpt[i], r.code, r.enh, r.text);
 			else
 				snprintf(reply, sizeof(reply), "%d %s <%s>: %s",
-					 r.code, r.enh, d->rcpt[i], r.text);
-			if (add_ok(d, d->rcpt[i], 'F', reply, NULL) < 0)
+					 r.code, r.enh, d->env.rcpt[i], r.text);
+			if (add_ok(d, d->env.rcpt[i], 'F', reply, NULL) < 0)
 				return -1;
 			d->nperm++;
 		}
 		log_info("pickup: maildrop/%s: uid=%lu from=<%s> to=<%s> %s "
 			 "code=%d enh=%s reason=%s", d->ename, d->uid,
-			 d->sender, d->rcpt[i],
+			 d->env.sender, d->env.rcpt[i],
 			 a == ROUTE_TEMPFAIL ? "deferred" : "rejected", r.code,
 			 r.enh, r.reason);
 	}
@@ -522,7 +393,7 @@ queue_file(struct pickup *p, struct drop *d, struct pickup_job *j)
 	util_strlcpy(env.client, "local", sizeof(env.client));
 	util_strlcpy(env.proto, "LOCAL", sizeof(env.proto));
 	env.body = d->eightbit ? SPOOL_BODY_8BITMIME : SPOOL_BODY_7BIT;
-	util_strlcpy(env.sender, d->sender, sizeof(env.sender));
+	util_strlcpy(env.sender, d->env.sender, sizeof(env.sender));
 	env.rcpt = d->ok;
 	env.nrcpt = d->nok;
 	if (spool_open(p->spool, &env, &j->file) < 0) {
@@ -574,13 +445,13 @@ fd_sink(void *arg, const char *data, size_t len)
 static void
 retry_env(const struct drop *d, struct buf *b)
 {
-	buf_printf(b, "%s\nS%s\n", PICKUP_MAGIC, d->sender);
+	const struct maildrop_env *e = &d->env;
+
+	maildrop_put_start(b, e->sender);
 	for (unsigned i = 0; i < d->ntemp; i++)
-		buf_printf(b, "R%s\n", d->rcpt[d->temp[i]]);
-	buf_printf(b, "U%lu\n", d->uid);
-	if (d->seen & SEEN_N)
-		buf_printf(b, "N%s\n", d->login);
-	buf_printf(b, "Z%llu\n\n", (unsigned long long)d->size);
+		maildrop_put_rcpt(b, e->rcpt[d->temp[i]]);
+	maildrop_put_end(b, d->uid,
+			 (e->seen & MAILDROP_SEEN_N) ? e->login : NULL, e->size);
 }
 
 /* Writes the retry file's data under tmp (fd), made durable. 0 or -1. */
@@ -592,7 +463,7 @@ retry_data(struct pickup *p, struct drop *d, int fd)
 	struct buf env;
 	bool eightbit;
 
-	buf_init(&env, (d->ntemp + 8) * (size_t)PICKUP_LINE_MAX);
+	buf_init(&env, (d->ntemp + 8) * (size_t)MAILDROP_LINE_MAX);
 	retry_env(d, &env);
 	fd_sink(&s, buf_data(&env), buf_len(&env));
 	buf_free(&env);
@@ -619,11 +490,11 @@ write_retry(struct pickup *p, struct drop *d, struct pickup_job *j)
 	int fd, rc;
 
 	spool_new_qid(p->spool, id);
-	snprintf(tmp, sizeof(tmp), "%spickup.%s", PICKUP_TMP_PREFIX, id);
+	snprintf(tmp, sizeof(tmp), "%spickup.%s", MAILDROP_TMP_PREFIX, id);
 	snprintf(j->retry, sizeof(j->retry), "%lld.%ld.%s",
 		 (long long)time(NULL), (long)getpid(), id);
 	fd = openat(p->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    PICKUP_FILE_MODE);
+		    MAILDROP_FILE_MODE);
 	if (fd < 0)
 		return -1;
 	rc = retry_data(p, d, fd);
@@ -722,7 +593,7 @@ decide(struct pickup *p, struct drop *d)
 	j->p = p;
 	util_strlcpy(j->name, d->name, sizeof(j->name));
 	util_strlcpy(j->ename, d->ename, sizeof(j->ename));
-	util_strlcpy(j->sender, d->sender, sizeof(j->sender));
+	util_strlcpy(j->sender, d->env.sender, sizeof(j->sender));
 	j->uid = d->uid;
 	j->nrcpt = d->nok;
 	j->next = p->jobs;
@@ -738,7 +609,7 @@ open_drop(struct pickup *p, struct drop *d)
 {
 	struct stat st;
 	uint64_t max = p->cfg->message_size_limit +
-		       ((uint64_t)p->cfg->max_recipients + 8) * PICKUP_LINE_MAX;
+		       ((uint64_t)p->cfg->max_recipients + 8) * MAILDROP_LINE_MAX;
 
 	if (fstatat(p->dfd, d->name, &d->st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? DROP_GONE : bad(d, "cannot stat it");
@@ -769,6 +640,7 @@ take(struct pickup *p, const char *name)
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	maildrop_env_init(&d.env, p->cfg->max_recipients);
 	d.name = name;
 	d.fd = -1;
 	util_log_escape(d.ename, sizeof(d.ename), name, strlen(name));
@@ -786,10 +658,10 @@ take(struct pickup *p, const char *name)
 			 d.ename, d.why, defer_add(p, name, 0));
 	if (d.fd >= 0)
 		close(d.fd);
-	free(d.rcpt);
+	maildrop_env_free(&d.env);
 	free(d.ok);
 	free(d.temp);
-	return d.size;
+	return d.env.size;
 }
 
 /* ---- the directory ---- */
@@ -861,8 +733,8 @@ scan(struct pickup *p)
 		const char *name = de->d_name;
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (strncmp(name, PICKUP_TMP_PREFIX,
-			    strlen(PICKUP_TMP_PREFIX)) == 0) {
+		if (strncmp(name, MAILDROP_TMP_PREFIX,
+			    strlen(MAILDROP_TMP_PREFIX)) == 0) {
 			clean_tmp(p, name);
 			continue;
 		}
@@ -904,8 +776,8 @@ rearm(struct pickup *p, bool more)
 }
 
 /*
- * inotify tells of each file renamed into (or written and closed in) the
- * directory at once. libev's ev_stat would compare the directory's times
+ * inotify tells of each file renamed into, linked or created in, or
+ * written and closed in the directory at once. libev's ev_stat would compare the directory's times
  * in whole seconds and miss a file dropped in the same second as the
  * last one. The events themselves only wake us: scan() reads the
  * directory. An overflowed queue is just another wake-up.
@@ -964,12 +836,12 @@ open_dir(struct pickup *p)
 		return -1;
 	}
 	/* Set every start: mkdir's mode passes through the umask. */
-	if ((st.st_mode & 07777) != PICKUP_DIR_MODE &&
-	    (st.st_uid != geteuid() || fchmod(p->dfd, PICKUP_DIR_MODE) < 0))
+	if ((st.st_mode & 07777) != MAILDROP_DIR_MODE &&
+	    (st.st_uid != geteuid() || fchmod(p->dfd, MAILDROP_DIR_MODE) < 0))
 		log_warnx("pickup: %s has mode %04o, not %04o, and it cannot "
 			  "be changed: local users may not be able to submit",
 			  p->path, (unsigned)(st.st_mode & 07777),
-			  PICKUP_DIR_MODE);
+			  MAILDROP_DIR_MODE);
 	make_searchable(p->spool->dir);
 	return 0;
 }
@@ -989,7 +861,7 @@ pickup_init(struct pickup *p, struct ev_loop *loop, struct spool *spool,
 	p->dfd = -1;
 	p->ino_fd = -1;
 	if (util_fmt(p->path, sizeof(p->path), "%s/%s", spool->dir,
-		     PICKUP_DIR) < 0 || open_dir(p) < 0)
+		     MAILDROP_DIR) < 0 || open_dir(p) < 0)
 		goto fail;
 	p->io = malloc(IO_MAX);
 	p->defer = calloc(PICKUP_DEFER_MAX, sizeof(*p->defer));
@@ -997,7 +869,8 @@ pickup_init(struct pickup *p, struct ev_loop *loop, struct spool *spool,
 		goto fail;
 	p->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (p->ino_fd < 0 || inotify_add_watch(p->ino_fd, p->path,
-					       IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+					       IN_MOVED_TO | IN_CREATE |
+						       IN_CLOSE_WRITE) < 0)
 		log_warn("pickup: inotify on %s: only the %.0f s scan finds "
 			 "new files", p->path, PICKUP_POLL);
 	ev_io_init(&p->watch, watch_cb, p->ino_fd, EV_READ);

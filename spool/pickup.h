@@ -7,26 +7,17 @@
  * done callback): a crash in between takes the file again, so at worst a
  * duplicate, never a loss.
  *
- * The directory is mode 03733 (sticky, setgid, rwx-wx-wx) and owned by
- * vdmaild's user: anyone may create a file, nobody else may list or
- * remove one, and every file gets vdmaild's group, so a file made 0640 by
- * its dropper is readable by vdmaild and by no other user.
+ * The directory is mode MAILDROP_DIR_MODE (03733: sticky, setgid,
+ * rwx-wx-wx) and owned by vdmaild's user: anyone may create a file,
+ * nobody else may list or remove one, and every file gets vdmaild's
+ * group, so a file made 0640 by its dropper is readable by vdmaild and
+ * by no other user.
  *
- * A maildrop file (written only by tools/sendmail.c):
+ * The file format is spool/maildrop.h's (written by tools/sendmail.c
+ * and by pickup itself for its retry files).
  *
- *     VDMAILDROP1             magic and version
- *     S<envelope sender>      exactly once; empty for <>
- *     R<recipient>            1 .. max_recipients lines
- *     U<uid>                  at most once; informative (see below)
- *     N<login>                at most once; informative
- *     Z<text size>            exactly once, decimal (sendmail writes 20
- *                             digits and fills them in last)
- *     <empty line>            end of the envelope
- *     the message text: exactly Z octets of CRLF lines
- *
- * Lines end with LF and are at most PICKUP_LINE_MAX octets. Names
- * starting with "tmp." are files still being written and are never
- * taken (removed once a day old). The dropper is the file's owner from
+ * Names starting with MAILDROP_TMP_PREFIX ("tmp.") are files still
+ * being written and are never taken (removed once a day old). The dropper is the file's owner from
  * fstat, never what the file says; U is believed only in files owned by
  * vdmaild itself (the retry files below).
  *
@@ -63,18 +54,8 @@
 
 #include "core/cfg.h"
 #include "spool/spool.h"
+#include "spool/maildrop.h"
 #include "spool/spool_commit.h"
-
-/* The maildrop format, shared with tools/sendmail.c. */
-#define PICKUP_DIR "maildrop"
-#define PICKUP_MAGIC "VDMAILDROP1"
-#define PICKUP_TMP_PREFIX "tmp."
-#define PICKUP_LINE_MAX 512      /* an envelope line, LF included */
-#define PICKUP_SIZE_DIGITS 20
-#define PICKUP_LOGIN_MAX 256
-#define PICKUP_DIR_MODE 03733
-#define PICKUP_FILE_MODE 0640
-#define PICKUP_TEXT_LINE_MAX 1000 /* CRLF included, RFC 5321 4.5.3.1.6 */
 
 #define PICKUP_NAME_MAX 256
 #define PICKUP_TURN_FILES 16
@@ -117,7 +98,7 @@ struct pickup {
 };
 
 /*
- * Creates SPOOL/maildrop (mode PICKUP_DIR_MODE) if missing, makes SPOOL
+ * Creates SPOOL/maildrop (mode MAILDROP_DIR_MODE) if missing, makes SPOOL
  * searchable by other users when we own it, starts the watchers and
  * takes what is already there on the first loop turn. The pointers must
  * outlive the module. Returns 0, or -1 (logged; local submission is off,

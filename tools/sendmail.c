@@ -3,7 +3,7 @@
  * enough for cron, scripts and PHP. Reads the message on stdin, takes its
  * recipients from the arguments (and with -t from To:, Cc:, Bcc:), adds
  * From:, Date: and Message-ID: where missing, and writes one file into
- * SPOOL/maildrop/ in the format of spool/pickup.h: created as tmp.RANDOM,
+ * SPOOL/maildrop/ in the format of spool/maildrop.h: created as tmp.RANDOM,
  * written, fsynced, renamed to TIME.PID.RANDOM, the rename made durable.
  * Exit 0 means the message is on disk; vdmaild's pickup takes it from
  * there. Exit codes are sysexits.h's (README "Local submission").
@@ -28,7 +28,7 @@
 #include "core/cfg.h"
 #include "core/util.h"
 #include "protocols/smtp_parse.h"
-#include "spool/pickup.h"
+#include "spool/maildrop.h"
 
 #define SM_DEFAULT_CONFIG "/etc/vdmail/vdmaild.conf"
 #define SM_LINE_MAX 998               /* RFC 5322 2.1.1, CRLF not counted */
@@ -46,7 +46,7 @@ struct sm {
 	const char *from;        /* -f / -r */
 	const char *fullname;    /* -F */
 	char sender[TBL_ADDR_MAX];
-	char login[PICKUP_LOGIN_MAX];
+	char login[MAILDROP_LOGIN_MAX];
 	char (*rcpt)[TBL_ADDR_MAX];
 	unsigned nrcpt;
 	/* input */
@@ -242,11 +242,9 @@ norm_addr(const struct sm *sm, const char *a, bool sender,
 		    : smtp_parse_rcpt(cmd, strlen(cmd), false, &path, &e);
 	if (rc < 0 || (!sender && path.is_null))
 		return -1;
-	/* What a maildrop line cannot carry (spool/pickup.h). */
-	for (const char *c = path.addr; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '<' ||
-		    *c == '>')
-			return -1;
+	/* What a maildrop line cannot carry. */
+	if (!maildrop_addr_ok(path.addr, strlen(path.addr)))
+		return -1;
 	util_strlcpy(out, path.addr, TBL_ADDR_MAX);
 	return 0;
 }
@@ -610,7 +608,7 @@ open_drop(struct sm *sm)
 	uint64_t rnd;
 
 	if (util_fmt(sm->maildrop, sizeof(sm->maildrop), "%s/%s",
-		     sm->cfg->spool_dir, PICKUP_DIR) < 0)
+		     sm->cfg->spool_dir, MAILDROP_DIR) < 0)
 		die(sm, EX_CONFIG, "spool_dir too long");
 	/* O_PATH: the directory may be written, never read, by us. */
 	sm->dfd = open(sm->maildrop, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -619,7 +617,7 @@ open_drop(struct sm *sm)
 		    sm->maildrop, strerror(errno));
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		die(sm, EX_TEMPFAIL, "getrandom: %s", strerror(errno));
-	snprintf(sm->tmp, sizeof(sm->tmp), "%s%016llx", PICKUP_TMP_PREFIX,
+	snprintf(sm->tmp, sizeof(sm->tmp), "%s%016llx", MAILDROP_TMP_PREFIX,
 		 (unsigned long long)rnd);
 	snprintf(sm->name, sizeof(sm->name), "%lld.%ld.%016llx",
 		 (long long)time(NULL), (long)getpid(),
@@ -632,27 +630,22 @@ open_drop(struct sm *sm)
 		    "cannot create a file in %s: %s", sm->maildrop,
 		    strerror(errno));
 	/* Readable by vdmaild's group (the directory's), whatever the umask. */
-	if (fchmod(sm->fd, PICKUP_FILE_MODE) < 0)
+	if (fchmod(sm->fd, MAILDROP_FILE_MODE) < 0)
 		die(sm, EX_TEMPFAIL, "fchmod: %s", strerror(errno));
 }
 
+/* Z's digits are zeros until finish() knows the size. */
 static void
 write_envelope(struct sm *sm)
 {
 	struct buf b;
-	char zeros[PICKUP_SIZE_DIGITS + 1];
 
-	memset(zeros, '0', PICKUP_SIZE_DIGITS);
-	zeros[PICKUP_SIZE_DIGITS] = '\0';
-	buf_init(&b, ((size_t)sm->nrcpt + 8) * PICKUP_LINE_MAX);
-	buf_printf(&b, "%s\nS%s\n", PICKUP_MAGIC, sm->sender);
+	buf_init(&b, ((size_t)sm->nrcpt + 8) * MAILDROP_LINE_MAX);
+	maildrop_put_start(&b, sm->sender);
 	for (unsigned i = 0; i < sm->nrcpt; i++)
-		buf_printf(&b, "R%s\n", sm->rcpt[i]);
-	buf_printf(&b, "U%lu\n", (unsigned long)getuid());
-	if (sm->login[0] != '\0')
-		buf_printf(&b, "N%s\n", sm->login);
-	sm->zoff = buf_len(&b) + 1;
-	buf_printf(&b, "Z%s\n\n", zeros);
+		maildrop_put_rcpt(&b, sm->rcpt[i]);
+	sm->zoff = maildrop_put_end(&b, (unsigned long)getuid(),
+				    sm->login[0] != '\0' ? sm->login : NULL, 0);
 	out_raw(sm, buf_data(&b), buf_len(&b));
 	buf_free(&b);
 }
@@ -683,14 +676,13 @@ copy_body(struct sm *sm, const char *first, size_t first_len, bool more)
 static void
 finish(struct sm *sm)
 {
-	char digits[PICKUP_SIZE_DIGITS + 1];
+	char digits[MAILDROP_SIZE_DIGITS + 1];
 	int d;
 
 	out_flush(sm);
-	snprintf(digits, sizeof(digits), "%0*llu", PICKUP_SIZE_DIGITS,
-		 (unsigned long long)sm->size);
-	if (pwrite(sm->fd, digits, PICKUP_SIZE_DIGITS, (off_t)sm->zoff) !=
-		    PICKUP_SIZE_DIGITS || fsync(sm->fd) < 0)
+	maildrop_size_digits(digits, sm->size);
+	if (pwrite(sm->fd, digits, MAILDROP_SIZE_DIGITS, (off_t)sm->zoff) !=
+		    MAILDROP_SIZE_DIGITS || fsync(sm->fd) < 0)
 		die(sm, EX_TEMPFAIL, "writing %s/%s: %s", sm->maildrop,
 		    sm->tmp, strerror(errno));
 	if (renameat2(sm->dfd, sm->tmp, sm->dfd, sm->name,
