@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 size_t
 util_strlcpy(char *dst, const char *src, size_t dstsize)
@@ -281,3 +282,22 @@ util_b64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
 	return (long)o;
 }
 
+
+void
+util_rfc5322_date(char *dst, size_t size, time_t t)
+{
+	static const char day[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+					"Fri", "Sat" };
+	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+					 "Jun", "Jul", "Aug", "Sep", "Oct",
+					 "Nov", "Dec" };
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
+	snprintf(dst, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+		 day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}

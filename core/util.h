@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -86,5 +87,11 @@ long util_b64_decode(const char *s, size_t len, unsigned char *out,
 
 /* Finds byte c in s[0..len); returns its index or -1. */
 long util_find(const char *s, size_t len, char c);
+
+/*
+ * An RFC 5322 3.3 date of t in UTC ("Tue, 01 Dec 2026 09:12:04 +0000"),
+ * with the C names whatever the locale; size >= 32 holds it.
+ */
+void util_rfc5322_date(char *dst, size_t size, time_t t);
 
 #endif

@@ -353,11 +353,8 @@ received_header(struct smtp *s, struct buf *b)
 {
 	const struct smtp_tx *tx = s->tx;
 	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	util_rfc5322_date(date, sizeof(date), time(NULL));
 	buf_printf(b, "Received: from %s ([%s])\r\n\tby %s (vdmail) with %s "
 		   "id %s", s->helo[0] ? s->helo : "unknown", s->c->peer_ip,
 		   vd_of(s)->cfg.hostname, proto_name(s), tx->file.qid);

@@ -716,15 +716,11 @@ put_header(struct buf *out, const struct autoreply_in *in,
 	char date[64], from[AUTOREPLY_ADDR_MAX + 1], to[AUTOREPLY_ADDR_MAX + 1];
 	char id[ID_MAX], host[256], subj[AUTOREPLY_SUBJECT_MAX + 1];
 	const char *addr = "!#$%&'*+-/=?^_`{|}~.@";
-	struct tm tm;
 	size_t off = 0, idlen, slen = subject_value(subj, in, sc);
 	const char *msgid = next_msgid(nz(sc->msgid), sc->msgidlen, &off,
 				       &idlen);
 
-	if (gmtime_r(&in->now, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	/* vdmaild never calls setlocale: the names are C's, RFC 5322's. */
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	util_rfc5322_date(date, sizeof(date), in->now);
 	clean_id(from, sizeof(from), in->user_addr, addr);
 	clean_id(to, sizeof(to), in->sender, addr);
 	clean_id(id, sizeof(id), in->qid, "");

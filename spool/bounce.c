@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
+
 /* RFC 5322 2.1.1: lines SHOULD stay within 78 octets; fold before. */
 #define FOLD_AT 76
 /* A folded value may be followed by a tail of up to 2 octets (">"). */
@@ -147,26 +149,6 @@ id_clean(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
-/* RFC 5322 3.3, in UTC; names of our own: strftime's follow the locale. */
-static void
-fmt_date(char *dst, size_t size, time_t t)
-{
-	static const char day[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-					"Fri", "Sat" };
-	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-					 "Jun", "Jul", "Aug", "Sep", "Oct",
-					 "Nov", "Dec" };
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		t = 0;
-		gmtime_r(&t, &tm);
-	}
-	snprintf(dst, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-		 day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* "4 hours 10 minutes": the two largest units of secs. */
 static void
 fmt_span(char *dst, size_t size, long long secs)
@@ -285,7 +267,7 @@ put_date(struct buf *out, const char *name, time_t t)
 {
 	char date[64];
 
-	fmt_date(date, sizeof(date), t);
+	util_rfc5322_date(date, sizeof(date), t);
 	return buf_printf(out, "%s: %s\r\n", name, date);
 }
 
@@ -342,7 +324,7 @@ put_intro(struct buf *out, const struct bounce_info *bi)
 	fmt_span(span, sizeof(span), (long long)(bi->now - bi->arrival));
 	if (bi->retry_until != 0) {
 		memcpy(until, " until ", 7);
-		fmt_date(until + 7, sizeof(until) - 7, bi->retry_until);
+		util_rfc5322_date(until + 7, sizeof(until) - 7, bi->retry_until);
 	}
 	return put_para(out, para, snprintf(para, sizeof(para),
 			"Your message has been in the queue for %s and could "

@@ -192,7 +192,6 @@ format_text(struct outq_msg *m, bool warn, const struct dsn_target *t,
 	char *hdr = malloc(hl ? hl : 1);
 	ssize_t got = hdr ? pread(m->fd, hdr, hl, (off_t)m->env.text_off) : -1;
 	time_t now = time(NULL);
-	struct tm tm;
 	unsigned n;
 	int rc = -1;
 
@@ -207,8 +206,7 @@ format_text(struct outq_msg *m, bool warn, const struct dsn_target *t,
 			.retry_until = m->env.arrival +
 				       (time_t)c->queue_lifetime,
 		};
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		util_rfc5322_date(date, sizeof(date), now);
 		if (n > 0 &&
 		    buf_printf(out, "Received: by %s (vdmail) id %s;\r\n\t%s\r\n",
 			       c->hostname, qid, date) == 0)

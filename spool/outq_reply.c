@@ -57,11 +57,8 @@ answer_text(struct outq_msg *m, const struct autoreply_in *in,
 	    const char *qid, struct buf *out)
 {
 	char date[64];
-	time_t now = in->now;
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	util_rfc5322_date(date, sizeof(date), in->now);
 	if (buf_printf(out, "Received: by %s (vdmail autoreply) id %s;\r\n"
 		       "\t%s\r\n", m->oq->vd->cfg.hostname, qid, date) < 0)
 		return -1;

@@ -363,11 +363,8 @@ received(const struct pickup *p, const struct drop *d, const char *qid,
 	 struct buf *b)
 {
 	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	util_rfc5322_date(date, sizeof(date), time(NULL));
 	buf_printf(b, "Received: by %s (vdmail-sendmail, from uid %lu)\r\n"
 		   "\tid %s; %s\r\n", p->cfg->hostname, d->uid, qid, date);
 }

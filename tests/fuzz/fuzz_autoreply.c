@@ -34,6 +34,8 @@
 #include <strings.h>
 #include <time.h>
 
+#define FUZZ_MAIL_WHAT "autoreply"
+#include "tests/fuzz/fuzz_mail.h"
 #include "core/buf.h"
 #include "core/util.h"
 #include "spool/autoreply.h"
@@ -46,20 +48,6 @@ static const char *const tokens[] = { "no_text", "bad_user_addr", "bad_date",
 	"outside_vacation", "null_sender", "bad_sender", "self", "daemon",
 	"list", "noreply", "auto_submitted", "bulk", "suppressed",
 	"not_addressed", NULL };
-
-static _Noreturn void
-fail(const char *what, const char *p, size_t n)
-{
-	fprintf(stderr, "autoreply: %s\n--- output ---\n%.*s\n--- end ---\n",
-		what, (int)n, p);
-	abort();
-}
-
-static bool
-is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
 
 /* The well-formed UTF-8 (RFC 3629) check, whole characters only. */
 static bool
@@ -82,30 +70,6 @@ utf8_ok(const unsigned char *s, size_t n)
 		i += k;
 	}
 	return true;
-}
-
-/* Lines: 7-bit, no NUL, CRLF-ended, at most 998 octets; its count. */
-static void
-check_lines(const char *p, size_t n, size_t max)
-{
-	size_t start = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == 0 || c >= 0x80)
-			fail("NUL or 8-bit octet", p, n);
-		if (c == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
-			fail("lone CR", p, n);
-		if (c == '\n') {
-			if (i == 0 || p[i - 1] != '\r')
-				fail("lone LF", p, n);
-			if (i - 1 - start > max)
-				fail("line too long", p, n);
-			start = i + 1;
-		}
-	}
-	if (start != n)
-		fail("last line without CRLF", p, n);
 }
 
 /* Each encoded-word of the Subject (unfolded value v). */

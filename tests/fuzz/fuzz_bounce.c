@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FUZZ_MAIL_WHAT "bounce"
+#include "tests/fuzz/fuzz_mail.h"
 #include "core/buf.h"
 #include "core/util.h"
 #include "spool/bounce.h"
@@ -65,43 +67,6 @@ field(struct in *in, size_t *len_r)
 	if (len_r != NULL)
 		*len_r = len;
 	return s;
-}
-
-static _Noreturn void
-fail(const char *what, const char *p, size_t n)
-{
-	fprintf(stderr, "bounce: %s\n--- output ---\n%.*s\n--- end ---\n",
-		what, (int)n, p);
-	abort();
-}
-
-static bool
-is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static void
-check_lines(const char *p, size_t n)
-{
-	size_t start = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == 0 || c >= 0x80)
-			fail("NUL or 8-bit octet", p, n);
-		if (c == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
-			fail("lone CR", p, n);
-		if (c == '\n') {
-			if (i == 0 || p[i - 1] != '\r')
-				fail("lone LF", p, n);
-			if (i - 1 - start > BOUNCE_LINE_MAX)
-				fail("line too long", p, n);
-			start = i + 1;
-		}
-	}
-	if (start != n)
-		fail("last line without CRLF", p, n);
 }
 
 /* Line at off of a CRLF text: its length without CRLF; next start. */
@@ -307,7 +272,7 @@ check_notice(const char *o, size_t n, const struct bounce_info *bi,
 	char bnd[128], delim[132];
 	size_t hlen, blen, dlen;
 
-	check_lines(o, n);
+	check_lines(o, n, BOUNCE_LINE_MAX);
 	if (eoh == NULL)
 		fail("no empty line", o, n);
 	hlen = (size_t)(eoh - o) + 2;
