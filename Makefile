@@ -85,7 +85,7 @@ VDSYNC_SRCS := tools/vdsync.c $(SYNC_SRCS) core/util.c core/log.c core/buf.c \
 	cdb/tbl_rec.c cdb/tbl.c cdb/tbl_build.c
 # vdmail-sendmail: writes into the spool's maildrop/, no daemon code.
 SENDMAIL_SRCS := tools/sendmail.c core/util.c core/log.c core/cfg.c core/buf.c cdb/tbl_rec.c protocols/smtp_parse.c spool/maildrop.c
-UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c tests/unit/t_mail.c
+UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/t_main.c tests/unit/t_mail.c tests/unit/t_dnsd.c
 # vdsync's pure half (no libldap): cache, mapping, record generation.
 UNIT_LIB_SRCS := $(CORE_SRCS) $(CDB_SRCS) $(SPOOL_SRCS) $(PROTO_SRCS) \
 	tools/strmap.c tools/dir_entry.c tools/dir_cache.c tools/dir_gen.c \
