@@ -14,6 +14,7 @@ import email.policy
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -605,6 +606,26 @@ def an_idle_connection_gives_its_slot_to_waiting_mail():
         rc = e.stop()
         assert rc == 0 and e.sanitizer_report() is None, e.log()[-2000:]
         e.cleanup()
+
+
+@r.test
+def hostile_ctl_requests_are_removed_and_logged():
+    ctl = os.path.join(srv.spool, "ctl")
+    for name in ("junk", "hold.", "hold.zz..", "flush.0000\nX", "release." +
+                 "A" * 200):
+        try:
+            with open(os.path.join(ctl, name), "w") as f:
+                f.write("x" * 100)
+        except OSError:
+            continue  # a name the file system refuses
+    os.kill(srv.pid(), signal.SIGUSR1)
+    assert wait_log(r"ctl/junk: not a request; removed")
+    deadline = time.time() + 5
+    while time.time() < deadline and os.listdir(ctl):
+        time.sleep(0.05)
+    assert os.listdir(ctl) == [], os.listdir(ctl)
+    with srv.smtp() as s:
+        assert s.noop()[0] == 250
 
 
 CLUSTER = {
